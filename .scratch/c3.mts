@@ -1,0 +1,10 @@
+import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
+const t = '// éééé\npermit(principal, action, resource) when { 1 + };';
+const r = cedar.checkParsePolicySet({ staticPolicies: { x: t } });
+console.log(JSON.stringify(r), t.indexOf('}'), Buffer.byteLength(t.slice(0, t.indexOf('}'))));
+console.log(JSON.stringify(cedar.checkParsePolicySet({ staticPolicies: { x: '  // c\n  ' } })));
+console.log(JSON.stringify(cedar.checkParsePolicySet({ staticPolicies: { x: 'permit(principal == ?principal, action, resource);' } })));
+console.log(JSON.stringify(cedar.checkParseSchema('namespace X { entity A; entity B in [C]; }')));
+console.log(JSON.stringify(cedar.checkParseSchema('namespace X { entity A  entity B; }')));
+const v = cedar.validate({ schema: 'namespace X { entity A; entity B in [C]; }', policies: { staticPolicies: {} }, validationSettings: { mode: 'strict' } });
+console.log(JSON.stringify(v));

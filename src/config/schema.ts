@@ -1,0 +1,172 @@
+/**
+ * The schema of gatehouse.yaml (zod 4). Every object is strict: a misspelt
+ * key is an error, not a silently ignored setting (`requireTsl: true` must
+ * not leave TLS optional). The parsed Config is normalised: listen addresses
+ * become {host, port}, durations seconds, sizes bytes, and vault references
+ * `{ vault: NAME }`, so no consumer re-parses strings.
+ */
+import * as z from 'zod';
+import { DURATION_HINT, parseDuration } from './duration.ts';
+import { HOST_PORT_HINT, parseHostPort } from './listen.ts';
+import { parseSize } from './size.ts';
+
+/** A schema-level message, except for a missing key, which says `required`. */
+const req =
+  (text: string) =>
+  (issue: { input?: unknown }): string =>
+    issue.input === undefined ? 'required' : text;
+
+/** YAML and `${VAR}` give strings; accept "5432" where an integer is expected. */
+const intIn = (min: number, max: number, error: string) =>
+  z.preprocess(
+    (v) => (typeof v === 'string' && /^\s*\d+\s*$/.test(v) ? Number(v) : v),
+    z.number({ error: req(error) }).int({ error }).min(min, { error }).max(max, { error }),
+  );
+
+const bool = z.preprocess(
+  (v) => (v === 'true' ? true : v === 'false' ? false : v),
+  z.boolean({ error: req('expected true or false') }),
+);
+
+/** Runs a throwing parser as a zod transform, reporting `hint` (not the value) on failure. */
+function parsed<I, O>(base: z.ZodType<I>, parse: (v: I) => O, hint: string) {
+  return base.transform((v, ctx): O => {
+    try {
+      return parse(v);
+    } catch {
+      ctx.addIssue({ code: 'custom', message: hint });
+      return z.NEVER;
+    }
+  });
+}
+
+const hostPort = parsed(z.string({ error: req(HOST_PORT_HINT) }), parseHostPort, HOST_PORT_HINT);
+const duration = parsed(z.string({ error: req(DURATION_HINT) }), parseDuration, DURATION_HINT);
+
+const SIZE_RANGE = 'expected a size between 1KiB and 1GiB, e.g. 1MiB';
+const messageSize = parsed(
+  z.union([z.number(), z.string()], { error: req(SIZE_RANGE) }),
+  (v) => {
+    const n = parseSize(v);
+    if (n < 1024 || n > 1024 ** 3) throw new RangeError(SIZE_RANGE);
+    return n;
+  },
+  SIZE_RANGE,
+);
+
+const nonEmpty = z.string({ error: req('expected a non-empty string') }).min(1, { error: 'expected a non-empty string' });
+const httpUrl = z.url({ protocol: /^https?$/, error: req('expected an http(s) URL') });
+
+/** Asymmetric only; `none` and HS* are never accepted (see infra/idp/verifier.ts). */
+export const JWS_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'] as const;
+
+const issuer = z.strictObject({
+  issuer: httpUrl,
+  audience: z.union([nonEmpty, z.array(nonEmpty).min(1)], { error: req('expected a string or a non-empty list of strings') }),
+  groupsClaim: nonEmpty.default('groups'),
+  jwksUri: httpUrl.optional(),
+  algorithms: z
+    .array(z.enum(JWS_ALGORITHMS, { error: `expected one of ${JWS_ALGORITHMS.join(', ')} (none and HS* are never allowed)` }))
+    .min(1, { error: 'expected at least one algorithm' })
+    .optional(),
+  kind: z.enum(['human', 'workload'], { error: req('expected human or workload') }).optional(),
+  kindClaim: nonEmpty.optional(),
+});
+
+const VAULT_REF = /^vault:([A-Za-z0-9_.-]{1,128})$/;
+/**
+ * Fail closed on literal passwords: config files end up in git, tickets and
+ * screenshots. The message never repeats the value it refused.
+ */
+const vaultRef = z.string({ error: req('expected vault:NAME') }).transform((v, ctx) => {
+  const name = VAULT_REF.exec(v)?.[1];
+  if (name !== undefined) return { vault: name };
+  ctx.addIssue({
+    code: 'custom',
+    message: v.startsWith('vault:')
+      ? 'expected vault:NAME with NAME of 1-128 characters from A-Z a-z 0-9 _ . -'
+      : 'literal passwords are not allowed in the config; store it with `gatehouse vault set NAME` and write password: vault:NAME',
+  });
+  return z.NEVER;
+});
+
+const connection = z.strictObject({
+  name: z.string({ error: req('expected a name') }).regex(/^[a-z][a-z0-9_-]{0,62}$/, {
+    error: 'expected a lowercase name: a letter, then up to 62 of a-z 0-9 _ -',
+  }),
+  protocol: z.enum(['postgres'], { error: req('expected postgres') }),
+  upstream: z.strictObject({
+    host: nonEmpty,
+    port: intIn(1, 65535, 'expected an integer 1-65535').default(5432),
+    database: nonEmpty,
+    user: nonEmpty,
+    password: vaultRef.optional(),
+    tls: z.enum(['disable', 'prefer', 'require', 'verify-full'], { error: req('expected disable, prefer, require or verify-full') }).default('prefer'),
+  }),
+  allow: z.strictObject({ groups: z.array(nonEmpty).default([]) }).optional(),
+});
+
+/**
+ * Reports every repeated key at its own path: `connections[2].name: duplicate ...`.
+ * Runs even when other items have problems (`when`), so all errors come in one
+ * report; items too broken to have the key are skipped.
+ */
+function unique(field: string, what: string) {
+  return [
+    (items: unknown[], ctx: z.RefinementCtx) => {
+      const seen = new Map<string, number>();
+      items.forEach((item, i) => {
+        const k = (item as Record<string, unknown> | null)?.[field];
+        if (typeof k !== 'string') return;
+        const first = seen.get(k);
+        if (first === undefined) seen.set(k, i);
+        else ctx.addIssue({ code: 'custom', path: [i, field], message: `duplicate ${what} '${k}' (first at index ${first})` });
+      });
+    },
+    { when: (payload: { value: unknown }) => Array.isArray(payload.value) },
+  ] as const;
+}
+
+export const configSchema = z.strictObject({
+  listen: z
+    .strictObject({
+      postgres: hostPort.prefault('127.0.0.1:15432'),
+      admin: hostPort.prefault('127.0.0.1:18000'),
+    })
+    .prefault({}),
+  state: nonEmpty.default('./.gatehouse'),
+  log: z
+    .strictObject({
+      level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+    })
+    .prefault({}),
+  identity: z
+    .strictObject({
+      dev: bool.default(false),
+      /** Seconds. */
+      clockSkew: duration
+        .refine((s) => s <= 600, { error: 'expected at most 10m' })
+        .prefault('30s'),
+      issuers: z.array(issuer).default([]).superRefine(...unique('issuer', 'issuer')),
+    })
+    .prefault({}),
+  tls: z.strictObject({ cert: nonEmpty, key: nonEmpty }).optional(),
+  postgres: z
+    .strictObject({
+      requireTls: bool.default(true),
+      allowLoopbackWithoutTls: bool.default(true),
+      /** Bytes. */
+      maxMessageBytes: messageSize.prefault('1MiB'),
+    })
+    .prefault({}),
+  limits: z
+    .strictObject({
+      shutdownGraceSeconds: intIn(0, 3600, 'expected an integer 0-3600').default(10),
+    })
+    .prefault({}),
+  connections: z.array(connection).default([]).superRefine(...unique('name', 'connection name')),
+});
+
+export type Config = z.output<typeof configSchema>;
+export type ConnectionConfig = Config['connections'][number];
+export type IssuerEntry = Config['identity']['issuers'][number];

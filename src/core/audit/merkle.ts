@@ -1,0 +1,359 @@
+/**
+ * RFC 6962 §2.1 Merkle hash trees (the structure C2SP tlog-checkpoint and
+ * RFC 9162 §2.1 use): leaf hash SHA-256(0x00 ‖ data), interior node
+ * SHA-256(0x01 ‖ left ‖ right), the tree over n leaves split at the largest
+ * power of two smaller than n.
+ *
+ * Three tools:
+ * - `MerkleFrontier`: the compact range [0, n) — one perfect-subtree root per
+ *   set bit of n — so appending is O(log n) and the root is O(log n) without
+ *   touching older leaves. This is what the live log keeps in memory.
+ * - `MerkleTree`: every perfect aligned subtree hash over a list of leaf
+ *   hashes (≈ 2n hashes in packed buffers), to produce inclusion and
+ *   consistency proofs against any earlier tree size in O(log² n).
+ * - the RFC 9162 §2.1.3.2 / §2.1.4.2 verification algorithms.
+ *
+ * Sizes and indices are JS numbers; bit tricks use arithmetic, not `>>`,
+ * which would truncate above 2^31.
+ */
+import { createHash } from 'node:crypto';
+
+export const HASH_SIZE = 32;
+
+/** MTH({}) = SHA-256 of the empty string (RFC 6962 §2.1). */
+export const EMPTY_ROOT: Buffer = createHash('sha256').digest();
+
+export function hashLeaf(data: Uint8Array): Buffer {
+  return createHash('sha256').update(LEAF_PREFIX).update(data).digest();
+}
+
+export function hashChildren(left: Uint8Array, right: Uint8Array): Buffer {
+  return createHash('sha256').update(NODE_PREFIX).update(left).update(right).digest();
+}
+
+const LEAF_PREFIX = Buffer.from([0x00]);
+const NODE_PREFIX = Buffer.from([0x01]);
+
+/** Largest power of two strictly smaller than n (n ≥ 2). */
+function splitPoint(n: number): number {
+  let k = 1;
+  while (k * 2 < n) k *= 2;
+  return k;
+}
+
+const isOdd = (x: number): boolean => x % 2 === 1;
+const half = (x: number): number => Math.floor(x / 2);
+
+function isPowerOfTwo(x: number): boolean {
+  return x > 0 && splitPoint(x + 1) === x;
+}
+
+/** Number of set bits: how many perfect subtrees a compact range [0, n) has. */
+export function popcount(n: number): number {
+  let c = 0;
+  for (let x = n; x > 0; x = half(x)) c += x % 2;
+  return c;
+}
+
+// ---------------------------------------------------------------------------
+// Compact range [0, size): incremental append with O(log n) state.
+
+export class MerkleFrontier {
+  private constructor(
+    private sizeValue: number,
+    /** Perfect subtree roots, left to right (tallest first). */
+    private readonly nodes: Buffer[],
+  ) {}
+
+  static empty(): MerkleFrontier {
+    return new MerkleFrontier(0, []);
+  }
+
+  /**
+   * Restore from a stored frontier. `nodes` must be the roots of the perfect
+   * subtrees of the binary decomposition of `size`, tallest first.
+   */
+  static fromNodes(size: number, nodes: readonly Uint8Array[]): MerkleFrontier {
+    if (!Number.isSafeInteger(size) || size < 0) throw new RangeError(`bad tree size ${size}`);
+    if (nodes.length !== popcount(size)) {
+      throw new RangeError(`a frontier of size ${size} has ${popcount(size)} nodes, got ${nodes.length}`);
+    }
+    for (const n of nodes) if (n.length !== HASH_SIZE) throw new RangeError('frontier node is not 32 bytes');
+    return new MerkleFrontier(size, nodes.map((n) => Buffer.from(n)));
+  }
+
+  /** Inverse of `serialize`. */
+  static deserialize(size: number, packed: Uint8Array): MerkleFrontier {
+    if (packed.length % HASH_SIZE !== 0) throw new RangeError('packed frontier is not a multiple of 32 bytes');
+    const nodes: Buffer[] = [];
+    for (let i = 0; i < packed.length; i += HASH_SIZE) nodes.push(Buffer.from(packed.subarray(i, i + HASH_SIZE)));
+    return MerkleFrontier.fromNodes(size, nodes);
+  }
+
+  get size(): number {
+    return this.sizeValue;
+  }
+
+  /** The perfect subtree roots, tallest first (copies). */
+  get hashes(): Buffer[] {
+    return this.nodes.map((n) => Buffer.from(n));
+  }
+
+  serialize(): Buffer {
+    return Buffer.concat(this.nodes);
+  }
+
+  clone(): MerkleFrontier {
+    return new MerkleFrontier(this.sizeValue, this.nodes.slice());
+  }
+
+  append(leafHash: Uint8Array): void {
+    if (leafHash.length !== HASH_SIZE) throw new RangeError('leaf hash is not 32 bytes');
+    this.nodes.push(Buffer.from(leafHash));
+    // Each trailing 1-bit of the old size is a subtree the new leaf completes.
+    for (let s = this.sizeValue; isOdd(s); s = half(s)) {
+      const right = this.nodes.pop()!;
+      const left = this.nodes.pop()!;
+      this.nodes.push(hashChildren(left, right));
+    }
+    this.sizeValue += 1;
+  }
+
+  appendData(data: Uint8Array): void {
+    this.append(hashLeaf(data));
+  }
+
+  /** MTH of the leaves appended so far. */
+  root(): Buffer {
+    const last = this.nodes.length - 1;
+    if (last < 0) return Buffer.from(EMPTY_ROOT);
+    let h = this.nodes[last]!;
+    for (let i = last - 1; i >= 0; i--) h = hashChildren(this.nodes[i]!, h);
+    return Buffer.from(h);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Full tree over leaf hashes, for proofs.
+
+/** A growable array of 32-byte hashes in one buffer. */
+class HashList {
+  private buf = Buffer.alloc(HASH_SIZE * 64);
+  length = 0;
+
+  push(h: Uint8Array): void {
+    if ((this.length + 1) * HASH_SIZE > this.buf.length) {
+      const bigger = Buffer.alloc(this.buf.length * 2);
+      this.buf.copy(bigger);
+      this.buf = bigger;
+    }
+    this.buf.set(h, this.length * HASH_SIZE);
+    this.length += 1;
+  }
+
+  get(i: number): Buffer {
+    return this.buf.subarray(i * HASH_SIZE, (i + 1) * HASH_SIZE);
+  }
+}
+
+export class MerkleTree {
+  /** levels[k][i] = hash of the perfect subtree over leaves [i·2^k, (i+1)·2^k). */
+  private readonly levels: HashList[] = [new HashList()];
+
+  static fromLeafHashes(leafHashes: Iterable<Uint8Array>): MerkleTree {
+    const t = new MerkleTree();
+    for (const h of leafHashes) t.append(h);
+    return t;
+  }
+
+  get size(): number {
+    return this.levels[0]!.length;
+  }
+
+  append(leafHash: Uint8Array): void {
+    if (leafHash.length !== HASH_SIZE) throw new RangeError('leaf hash is not 32 bytes');
+    this.levels[0]!.push(leafHash);
+    // Complete every perfect subtree the new leaf closes.
+    for (let k = 0; ; k++) {
+      const level = this.levels[k]!;
+      if (level.length % 2 !== 0) break;
+      const up = (this.levels[k + 1] ??= new HashList());
+      up.push(hashChildren(level.get(level.length - 2), level.get(level.length - 1)));
+    }
+  }
+
+  leafHash(index: number): Buffer {
+    this.checkSize(index + 1);
+    return Buffer.from(this.levels[0]!.get(index));
+  }
+
+  /** MTH of the first `size` leaves. */
+  root(size: number = this.size): Buffer {
+    this.checkSize(size);
+    return size === 0 ? Buffer.from(EMPTY_ROOT) : Buffer.from(this.rangeHash(0, size));
+  }
+
+  /** RFC 6962 §2.1.1 PATH(index, D[0:size]): sibling hashes, leaf to root. */
+  inclusionProof(index: number, size: number = this.size): Buffer[] {
+    this.checkSize(size);
+    if (!Number.isSafeInteger(index) || index < 0 || index >= size) {
+      throw new RangeError(`leaf index ${index} is outside a tree of size ${size}`);
+    }
+    const out: Buffer[] = [];
+    this.path(index, 0, size, out);
+    return out.map((h) => Buffer.from(h));
+  }
+
+  /** RFC 6962 §2.1.2 PROOF(m, D[0:n]). Empty when m = 0 or m = n. */
+  consistencyProof(m: number, n: number = this.size): Buffer[] {
+    this.checkSize(n);
+    if (!Number.isSafeInteger(m) || m < 0 || m > n) throw new RangeError(`cannot prove size ${m} against ${n}`);
+    if (m === 0 || m === n) return [];
+    const out: Buffer[] = [];
+    this.subproof(m, 0, n, true, out);
+    return out.map((h) => Buffer.from(h));
+  }
+
+  private checkSize(size: number): void {
+    if (!Number.isSafeInteger(size) || size < 0 || size > this.size) {
+      throw new RangeError(`tree size ${size} is outside 0..${this.size}`);
+    }
+  }
+
+  /** MTH(D[start:end]); O(1) for perfect aligned subtrees, else O(log n) lookups. */
+  private rangeHash(start: number, end: number): Buffer {
+    const n = end - start;
+    if (isPowerOfTwo(n) && start % n === 0) {
+      const k = Math.log2(n);
+      const level = this.levels[k];
+      if (level !== undefined && start / n < level.length) return level.get(start / n);
+    }
+    if (n === 1) return this.levels[0]!.get(start);
+    const k = splitPoint(n);
+    return hashChildren(this.rangeHash(start, start + k), this.rangeHash(start + k, end));
+  }
+
+  private path(m: number, start: number, end: number, out: Buffer[]): void {
+    const n = end - start;
+    if (n === 1) return;
+    const k = splitPoint(n);
+    if (m < k) {
+      this.path(m, start, start + k, out);
+      out.push(this.rangeHash(start + k, end));
+    } else {
+      this.path(m - k, start + k, end, out);
+      out.push(this.rangeHash(start, start + k));
+    }
+  }
+
+  private subproof(m: number, start: number, end: number, complete: boolean, out: Buffer[]): void {
+    const n = end - start;
+    if (m === n) {
+      if (!complete) out.push(this.rangeHash(start, end));
+      return;
+    }
+    const k = splitPoint(n);
+    if (m <= k) {
+      this.subproof(m, start, start + k, complete, out);
+      out.push(this.rangeHash(start + k, end));
+    } else {
+      this.subproof(m - k, start + k, end, false, out);
+      out.push(this.rangeHash(start, start + k));
+    }
+  }
+}
+
+/** Root of a list of leaf hashes (convenience for tests and small trees). */
+export function rootOf(leafHashes: readonly Uint8Array[]): Buffer {
+  return MerkleTree.fromLeafHashes(leafHashes).root();
+}
+
+// ---------------------------------------------------------------------------
+// Verification (RFC 9162 §2.1.3.2 and §2.1.4.2).
+
+function sameHash(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === HASH_SIZE && b.length === HASH_SIZE && Buffer.compare(a, b) === 0;
+}
+
+/** The root an inclusion proof leads to, or null when the proof is malformed for (index, size). */
+export function rootFromInclusionProof(
+  index: number,
+  size: number,
+  leafHash: Uint8Array,
+  proof: readonly Uint8Array[],
+): Buffer | null {
+  if (!Number.isSafeInteger(index) || !Number.isSafeInteger(size) || index < 0 || index >= size) return null;
+  if (leafHash.length !== HASH_SIZE) return null;
+  let fn = index;
+  let sn = size - 1;
+  let r: Buffer = Buffer.from(leafHash);
+  for (const p of proof) {
+    if (p.length !== HASH_SIZE || sn === 0) return null;
+    if (isOdd(fn) || fn === sn) {
+      r = hashChildren(p, r);
+      if (!isOdd(fn)) {
+        while (!isOdd(fn) && fn !== 0) {
+          fn = half(fn);
+          sn = half(sn);
+        }
+      }
+    } else {
+      r = hashChildren(r, p);
+    }
+    fn = half(fn);
+    sn = half(sn);
+  }
+  return sn === 0 ? r : null;
+}
+
+export function verifyInclusion(
+  index: number,
+  size: number,
+  leafHash: Uint8Array,
+  proof: readonly Uint8Array[],
+  root: Uint8Array,
+): boolean {
+  const got = rootFromInclusionProof(index, size, leafHash, proof);
+  return got !== null && sameHash(got, root);
+}
+
+export function verifyConsistency(
+  size1: number,
+  size2: number,
+  root1: Uint8Array,
+  root2: Uint8Array,
+  proof: readonly Uint8Array[],
+): boolean {
+  if (!Number.isSafeInteger(size1) || !Number.isSafeInteger(size2) || size1 < 0 || size2 < size1) return false;
+  if (size1 === size2) return proof.length === 0 && sameHash(root1, root2);
+  if (size1 === 0) return proof.length === 0; // the empty tree is a prefix of every tree
+  if (proof.length === 0) return false;
+  for (const p of proof) if (p.length !== HASH_SIZE) return false;
+  const path: Uint8Array[] = isPowerOfTwo(size1) ? [root1, ...proof] : [...proof];
+  let fn = size1 - 1;
+  let sn = size2 - 1;
+  while (isOdd(fn)) {
+    fn = half(fn);
+    sn = half(sn);
+  }
+  let fr: Buffer = Buffer.from(path[0]!);
+  let sr: Buffer = Buffer.from(path[0]!);
+  for (const c of path.slice(1)) {
+    if (sn === 0) return false;
+    if (isOdd(fn) || fn === sn) {
+      fr = hashChildren(c, fr);
+      sr = hashChildren(c, sr);
+      if (!isOdd(fn)) {
+        while (!isOdd(fn) && fn !== 0) {
+          fn = half(fn);
+          sn = half(sn);
+        }
+      }
+    } else {
+      sr = hashChildren(sr, c);
+    }
+    fn = half(fn);
+    sn = half(sn);
+  }
+  return sn === 0 && sameHash(fr, root1) && sameHash(sr, root2);
+}

@@ -1,0 +1,227 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
+import fc from 'fast-check';
+import { checkpointBodyHash, signCheckpoint, parseCheckpointBody } from './checkpoint.ts';
+import { sealEvent } from './envelope.ts';
+import { MerkleFrontier, MerkleTree } from './merkle.ts';
+import { verifyLog, type LogCheckpoint, type LogPayload, type LogRecord, type VerifyInput } from './verify.ts';
+import { sampleEvents } from './test-support.ts';
+import type { GatewayEvent } from './events.ts';
+
+const ORIGIN = 'gatehouse.test/audit';
+const keys = generateKeyPairSync('ed25519');
+const otherKeys = generateKeyPairSync('ed25519');
+
+interface Built {
+  records: LogRecord[];
+  payloads: LogPayload[];
+  checkpoints: LogCheckpoint[];
+}
+
+function build(n: number, every: number, key = keys.privateKey): Built {
+  const events = sampleEvents();
+  const records: LogRecord[] = [];
+  const payloads: LogPayload[] = [];
+  const checkpoints: LogCheckpoint[] = [];
+  const f = MerkleFrontier.empty();
+  let prev: string | undefined;
+  for (let seq = 1; seq <= n; seq++) {
+    const s = sealEvent(events[(seq - 1) % events.length]!, seq, 'gw');
+    records.push({ seq, envelope: s.envelopeJson, leafHash: s.leafHash });
+    if (s.payload) payloads.push({ seq, class: s.payload.class, salt: s.payload.salt, body: s.payload.body });
+    f.append(s.leafHash);
+    if (seq % every === 0 || seq === n) {
+      const note = signCheckpoint({ origin: ORIGIN, size: seq, rootHash: f.root(), time: 1000 + seq, ...(prev ? { prev: checkpointBodyHash(prev) } : {}) }, key);
+      checkpoints.push({ id: checkpoints.length + 1, note });
+      prev = parseCheckpointBody(note.slice(0, note.lastIndexOf('\n\n') + 1)).body;
+    }
+  }
+  return { records, payloads, checkpoints };
+}
+
+const input = (b: Built, extra: Partial<VerifyInput> = {}): VerifyInput => ({ origin: ORIGIN, publicKey: keys.publicKey, ...b, ...extra });
+
+test('an untouched log verifies', () => {
+  const r = verifyLog(input(build(20, 6)));
+  assert.equal(r.ok, true, JSON.stringify(r.firstError));
+  assert.equal(r.checked.entries, 20);
+  assert.equal(r.checked.checkpoints, 4);
+  assert.equal(r.checked.unanchored, 0);
+  assert.ok(r.checked.payloads > 0);
+});
+
+test('empty log verifies', () => {
+  assert.equal(verifyLog(input({ records: [], payloads: [], checkpoints: [] })).ok, true);
+});
+
+test('a byte changed in an envelope is named by sequence number', () => {
+  const b = build(10, 5);
+  const r7 = b.records[6]!;
+  b.records[6] = { ...r7, envelope: r7.envelope.replace('"seq":7', '"seq":8') };
+  const r = verifyLog(input(b));
+  assert.equal(r.ok, false);
+  assert.equal(r.firstError?.seq, 7);
+  // Even with the leaf hash recomputed, the checkpoint root catches it.
+  const c = build(10, 5);
+  c.records[6] = { seq: 7, envelope: c.records[6]!.envelope.replace('gw', 'gx') };
+  const r2 = verifyLog(input(c));
+  assert.equal(r2.ok, false);
+  assert.equal(r2.firstError?.checkpoint, 2);
+  assert.match(r2.firstError!.problem, /6\.\.10/);
+});
+
+test('deleted, reordered and truncated entries are detected', () => {
+  const del = build(10, 5);
+  del.records.splice(3, 1);
+  assert.equal(verifyLog(input(del)).firstError?.seq, 4);
+  const swap = build(10, 5);
+  [swap.records[2], swap.records[3]] = [
+    { ...swap.records[3]!, seq: 3 },
+    { ...swap.records[2]!, seq: 4 },
+  ];
+  assert.equal(verifyLog(input(swap)).firstError?.seq, 3);
+  const cut = build(10, 5);
+  cut.records.length = 8;
+  const r = verifyLog(input(cut));
+  assert.equal(r.ok, false);
+  assert.match(r.firstError!.problem, /tail truncated/);
+});
+
+test('checkpoints: forged, re-signed with another key, deleted, reordered', () => {
+  const b = build(12, 3);
+  const resigned = build(12, 3, otherKeys.privateKey);
+  const mixed = { ...b, checkpoints: [...b.checkpoints.slice(0, 2), resigned.checkpoints[2]!, b.checkpoints[3]!] };
+  const r = verifyLog(input(mixed));
+  assert.equal(r.firstError?.checkpoint, 3);
+  assert.match(r.firstError!.problem, /another key/);
+  const deleted = { ...b, checkpoints: [b.checkpoints[0]!, b.checkpoints[2]!, b.checkpoints[3]!] };
+  assert.match(verifyLog(input(deleted)).firstError!.problem, /prev hash/);
+  const first = { ...b, checkpoints: b.checkpoints.slice(1) };
+  assert.match(verifyLog(input(first)).firstError!.problem, /missing/);
+  const swapped = { ...b, checkpoints: [b.checkpoints[1]!, b.checkpoints[0]!, ...b.checkpoints.slice(2)] };
+  assert.equal(verifyLog(input(swapped)).ok, false);
+});
+
+test('payloads: altered, deleted, inserted, reclassified', () => {
+  const b = build(10, 5);
+  const p = b.payloads[0]!;
+  const alt = { ...b, payloads: [{ ...p, body: p.body.replace('token', 'tokeN') }, ...b.payloads.slice(1)] };
+  assert.equal(verifyLog(input(alt)).firstError?.seq, p.seq);
+  const gone = { ...b, payloads: b.payloads.slice(1) };
+  assert.match(verifyLog(input(gone)).firstError!.problem, /payload missing/);
+  const cls = { ...b, payloads: [{ ...p, class: 'result' }, ...b.payloads.slice(1)] };
+  assert.match(verifyLog(input(cls)).firstError!.problem, /class/);
+  const ins = { ...b, payloads: [...b.payloads, { ...p, seq: 1 }] };
+  assert.match(verifyLog(input(ins)).firstError!.problem, /inserted/);
+});
+
+test('a payload removed by a later retention run is reported as expired, not as an error', () => {
+  const events: GatewayEvent[] = sampleEvents().slice(0, 4);
+  const recs: LogRecord[] = [];
+  const pays: LogPayload[] = [];
+  const f = MerkleFrontier.empty();
+  events.forEach((ev, i) => {
+    const s = sealEvent(ev, i + 1, 'gw');
+    recs.push({ seq: i + 1, envelope: s.envelopeJson });
+    if (s.payload) pays.push({ seq: i + 1, class: s.payload.class, salt: s.payload.salt, body: s.payload.body });
+    f.append(s.leafHash);
+  });
+  // seq 2 (auth.failed, class detail) and 4 (statement) have payloads; expire 4.
+  const run = sealEvent({ type: 'retention.run', time: 1, rules: { statement: 0 }, expired: 1, expiredRanges: [[4, 4]] }, 5, 'gw');
+  recs.push({ seq: 5, envelope: run.envelopeJson });
+  f.append(run.leafHash);
+  const note = signCheckpoint({ origin: ORIGIN, size: 5, rootHash: f.root() }, keys.privateKey);
+  const r = verifyLog(input({ records: recs, payloads: pays.filter((p) => p.seq !== 4), checkpoints: [{ note }] }));
+  assert.equal(r.ok, true, JSON.stringify(r.firstError));
+  assert.equal(r.checked.payloadsExpired, 1);
+  assert.deepEqual(r.expired, [{ from: 4, to: 4, class: 'statement', by: 5 }]);
+  // …but a retention run cannot excuse a deletion it did not list.
+  const r2 = verifyLog(input({ records: recs, payloads: pays.filter((p) => p.seq !== 2), checkpoints: [{ note }] }));
+  assert.equal(r2.firstError?.seq, 2);
+});
+
+test('a slice verifies from its start frontier with consistency proofs', () => {
+  const b = build(30, 4);
+  const tree = MerkleTree.fromLeafHashes(b.records.map((r) => r.leafHash!));
+  const from = 11;
+  const f = MerkleFrontier.empty();
+  for (let i = 0; i < from - 1; i++) f.append(tree.leafHash(i));
+  const sizes = b.checkpoints.map((c) => parseCheckpointBody(c.note.slice(0, c.note.lastIndexOf('\n\n') + 1)).size);
+  const cps = b.checkpoints.filter((_, i) => sizes[i]! >= 8); // anchor (8) and later
+  const cpSizes = sizes.filter((s) => s >= 8);
+  const proofs = cpSizes.slice(1).map((s, i) => ({ size1: cpSizes[i]!, size2: s, proof: tree.consistencyProof(cpSizes[i]!, s) }));
+  const slice: VerifyInput = {
+    origin: ORIGIN,
+    publicKey: keys.publicKey,
+    records: b.records.slice(from - 1).map((r) => ({ seq: r.seq, envelope: r.envelope })),
+    payloads: b.payloads.filter((p) => p.seq >= from),
+    checkpoints: cps,
+    start: { size: from - 1, hashes: f.hashes },
+    consistencyProofs: proofs,
+    requireConsistencyProofs: true,
+  };
+  const r = verifyLog(slice);
+  assert.equal(r.ok, true, JSON.stringify(r.firstError));
+  assert.equal(r.checked.consistencyProofs, cps.length - 1);
+  const badProof = { ...slice, consistencyProofs: proofs.map((p, i) => (i === 0 ? { ...p, proof: p.proof.slice(1) } : p)) };
+  assert.equal(verifyLog(badProof).ok, false);
+  const badStart = { ...slice, start: { size: from - 1, hashes: [Buffer.alloc(32), ...f.hashes.slice(1)] } };
+  assert.equal(verifyLog(badStart).ok, false);
+});
+
+test('property: any single-byte change, deletion, insertion, reordering or truncation is detected', () => {
+  const base = build(9, 3);
+  const arb = fc.oneof(
+    fc.record({ kind: fc.constant('flip' as const), target: fc.constantFrom('records', 'payloads', 'checkpoints'), idx: fc.nat(), pos: fc.nat(), bit: fc.integer({ min: 0, max: 6 }) }),
+    fc.record({ kind: fc.constant('delete' as const), target: fc.constantFrom('records', 'payloads', 'checkpoints'), idx: fc.nat() }),
+    fc.record({ kind: fc.constant('insert' as const), target: fc.constantFrom('records', 'payloads', 'checkpoints'), idx: fc.nat(), from: fc.nat() }),
+    fc.record({ kind: fc.constant('swap' as const), target: fc.constantFrom('records', 'checkpoints'), idx: fc.nat() }),
+    fc.record({ kind: fc.constant('truncate' as const), keep: fc.nat() }),
+  );
+  fc.assert(
+    fc.property(arb, (m) => {
+      const b: Built = { records: [...base.records], payloads: [...base.payloads], checkpoints: [...base.checkpoints] };
+      if (m.kind === 'truncate') {
+        b.records.length = m.keep % b.records.length;
+      } else if (m.kind === 'flip') {
+        if (m.target === 'records') {
+          const i = m.idx % b.records.length;
+          const r = b.records[i]!;
+          b.records[i] = { seq: r.seq, envelope: flip(r.envelope, m.pos, m.bit) }; // hash column dropped: root must catch it
+        } else if (m.target === 'payloads') {
+          const i = m.idx % b.payloads.length;
+          const p = b.payloads[i]!;
+          b.payloads[i] = { ...p, body: flip(p.body, m.pos, m.bit) };
+        } else {
+          const i = m.idx % b.checkpoints.length;
+          b.checkpoints[i] = { note: flip(b.checkpoints[i]!.note, m.pos, m.bit) };
+        }
+      } else if (m.kind === 'delete') {
+        const list = b[m.target] as unknown[];
+        list.splice(m.idx % list.length, 1);
+        if (m.target === 'records') b.records = b.records.map((r, i) => ({ ...r, seq: i + 1 }));
+        // deleting the newest checkpoint alone is a rollback: only anchoring can see it
+        if (m.target === 'checkpoints' && m.idx % base.checkpoints.length === base.checkpoints.length - 1) return;
+      } else if (m.kind === 'insert') {
+        const list = b[m.target] as unknown[];
+        list.splice(m.idx % (list.length + 1), 0, list[m.from % list.length]);
+        if (m.target === 'records') b.records = b.records.map((r, i) => ({ ...r, seq: i + 1 }));
+      } else {
+        const list = b[m.target] as unknown[];
+        const i = m.idx % (list.length - 1);
+        [list[i], list[i + 1]] = [list[i + 1], list[i]];
+        if (m.target === 'records') b.records = b.records.map((r, i2) => ({ ...r, seq: i2 + 1 }));
+      }
+      const r = verifyLog(input(b));
+      assert.equal(r.ok, false, JSON.stringify(m));
+    }),
+    { numRuns: 400 },
+  );
+});
+
+/** Flip one bit of one UTF-16 unit (ASCII content, so one byte). */
+function flip(s: string, pos: number, bit: number): string {
+  const i = pos % s.length;
+  return s.slice(0, i) + String.fromCharCode(s.charCodeAt(i) ^ (1 << bit)) + s.slice(i + 1);
+}

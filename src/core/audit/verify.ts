@@ -1,0 +1,382 @@
+/**
+ * Pure verification of an audit log or an exported slice of it.
+ *
+ * Input: the stored envelopes in order, the payloads that still exist, the
+ * signed checkpoints in order, and — for a slice that does not start at
+ * entry 1 — the compact range of the tree before the slice, consistency
+ * proofs between consecutive checkpoints and proven retention records. The
+ * same function checks the live SQLite store and an offline bundle.
+ *
+ * What it establishes:
+ * 1. every checkpoint carries a valid Ed25519 signature by the log key and
+ *    names the log's origin; checkpoint sizes never shrink; each checkpoint's
+ *    `prev` line is the SHA-256 of the previous checkpoint's body;
+ * 2. entries are numbered 1, 2, 3… without gaps, and each envelope states
+ *    its own position (`seq`), so deletion, insertion and reordering surface
+ *    at the first displaced entry;
+ * 3. the RFC 6962 tree over the envelopes' exact bytes has, at each
+ *    checkpoint's size, the signed root — so no byte of a checkpointed entry
+ *    can change; a log shorter than its last checkpoint has been truncated;
+ * 4. every payload matches the commitment in its envelope; a payload that is
+ *    gone is acceptable only if a later `retention.run` entry lists it.
+ *
+ * What it cannot establish on its own: entries appended after the newest
+ * checkpoint are not yet signed (`checked.unanchored` counts them), and a
+ * store rolled back to an older checkpoint (newest checkpoint *and* the
+ * entries after it removed) looks like an older log. Comparing against a
+ * copy of the checkpoints kept elsewhere (anchoring) closes both gaps.
+ */
+import type { KeyObject } from 'node:crypto';
+import { canonicalJson } from './canonical.ts';
+import { NoteError, checkpointBodyHash, openCheckpoint, type Checkpoint } from './checkpoint.ts';
+import { parseEnvelope, payloadCommitment, type Envelope } from './envelope.ts';
+import { EMPTY_ROOT, MerkleFrontier, hashLeaf, verifyConsistency, verifyInclusion } from './merkle.ts';
+
+export interface LogRecord {
+  /** The entry's sequence number as the store files it (DB key, or position in a bundle). */
+  readonly seq: number;
+  /** Canonical envelope JSON exactly as stored: the Merkle leaf data. */
+  readonly envelope: string;
+  /** The leaf hash the store keeps next to the envelope, when it keeps one. */
+  readonly leafHash?: Uint8Array;
+}
+
+export interface LogPayload {
+  readonly seq: number;
+  readonly class: string;
+  readonly salt: Uint8Array;
+  /** Canonical payload JSON exactly as stored. */
+  readonly body: string;
+}
+
+export interface LogCheckpoint {
+  /** Store id (1-based), used to name the checkpoint in problems; defaults to position. */
+  readonly id?: number;
+  readonly note: string;
+}
+
+export interface ConsistencyProofRecord {
+  readonly size1: number;
+  readonly size2: number;
+  readonly proof: readonly Uint8Array[];
+}
+
+/** An envelope outside the records, proven by inclusion in the checkpoint of size `treeSize`. */
+export interface ProvenEnvelope {
+  readonly seq: number;
+  readonly envelope: string;
+  readonly treeSize: number;
+  readonly proof: readonly Uint8Array[];
+}
+
+export interface VerifyInput {
+  /** Origin line / key name of the log's checkpoints. */
+  readonly origin: string;
+  /** The log's Ed25519 public key. */
+  readonly publicKey: KeyObject;
+  readonly records: readonly LogRecord[];
+  readonly payloads: readonly LogPayload[];
+  readonly checkpoints: readonly LogCheckpoint[];
+  /** For a slice: the compact range (perfect subtree roots, tallest first) of the entries before it. */
+  readonly start?: { readonly size: number; readonly hashes: readonly Uint8Array[] };
+  readonly consistencyProofs?: readonly ConsistencyProofRecord[];
+  /** Demand a consistency proof for every consecutive checkpoint pair (bundles). */
+  readonly requireConsistencyProofs?: boolean;
+  readonly provenEnvelopes?: readonly ProvenEnvelope[];
+  /** The tree size the store's own bookkeeping claims (live store only). */
+  readonly claimedSize?: number;
+}
+
+export interface VerifyProblem {
+  readonly seq?: number;
+  readonly checkpoint?: number;
+  readonly problem: string;
+}
+
+export interface VerifyResult {
+  readonly ok: boolean;
+  /** The earliest problem in log order (the record to look at first). */
+  readonly firstError?: VerifyProblem;
+  /** Up to MAX_PROBLEMS problems in log order. */
+  readonly problems: readonly VerifyProblem[];
+  readonly checked: {
+    readonly entries: number;
+    readonly firstSeq: number;
+    readonly treeSize: number;
+    readonly checkpoints: number;
+    readonly lastCheckpointSize: number;
+    readonly consistencyProofs: number;
+    readonly payloads: number;
+    readonly payloadsExpired: number;
+    /** Entries after the newest checkpoint: present, but not yet signed. */
+    readonly unanchored: number;
+  };
+  /** Payloads removed by retention, as inclusive ranges, with the retention entry that removed them. */
+  readonly expired: readonly { readonly from: number; readonly to: number; readonly class: string; readonly by: number }[];
+}
+
+export const MAX_PROBLEMS = 100;
+
+interface Found {
+  key: number;
+  order: number;
+  p: VerifyProblem;
+}
+
+interface OpenedCheckpoint {
+  id: number;
+  cp: Checkpoint;
+}
+
+export function verifyLog(input: VerifyInput): VerifyResult {
+  const found: Found[] = [];
+  let order = 0;
+  const report = (key: number, p: VerifyProblem): void => {
+    found.push({ key, order: order++, p });
+  };
+
+  // 1. Checkpoints: signature, origin, prev chain, monotonic size.
+  const opened: OpenedCheckpoint[] = [];
+  const startSize = input.start?.size ?? 0;
+  const genesis = startSize === 0;
+  let prevBody: string | undefined;
+  let prevSize = -1;
+  input.checkpoints.forEach((c, i) => {
+    const id = c.id ?? i + 1;
+    let cp: Checkpoint;
+    try {
+      cp = openCheckpoint(c.note, input.origin, input.publicKey);
+    } catch (e) {
+      const problem = e instanceof NoteError ? e.problem : String(e);
+      report(Math.max(prevSize, 0) + 0.5, { checkpoint: id, problem: `checkpoint ${id}: ${problem}` });
+      prevBody = undefined;
+      return;
+    }
+    if (prevBody !== undefined) {
+      if (cp.prev === undefined || !cp.prev.equals(checkpointBodyHash(prevBody))) {
+        report(cp.size, { checkpoint: id, problem: `checkpoint ${id}: prev hash does not match the previous checkpoint (checkpoint removed, inserted or reordered)` });
+      }
+    } else if (i === 0 && genesis && cp.prev !== undefined) {
+      report(cp.size, { checkpoint: id, problem: `checkpoint ${id}: refers to an earlier checkpoint that is missing` });
+    }
+    if (cp.size < prevSize) {
+      report(cp.size, { checkpoint: id, problem: `checkpoint ${id}: signs size ${cp.size}, smaller than the previous checkpoint's ${prevSize} (log rolled back)` });
+    }
+    prevSize = Math.max(prevSize, cp.size);
+    prevBody = cp.body;
+    opened.push({ id, cp });
+  });
+  const bySize = new Map<number, OpenedCheckpoint[]>();
+  for (const o of opened) bySize.set(o.cp.size, [...(bySize.get(o.cp.size) ?? []), o]);
+  let lastAnchored = 0; // size of the last checkpoint whose root matched, for messages
+
+  let frontier: MerkleFrontier;
+  try {
+    frontier = input.start ? MerkleFrontier.fromNodes(input.start.size, input.start.hashes) : MerkleFrontier.empty();
+  } catch (e) {
+    report(0, { problem: `tree state before the first entry is malformed: ${(e as Error).message}` });
+    frontier = MerkleFrontier.empty();
+  }
+  const checkRootsAt = (size: number): void => {
+    const list = bySize.get(size);
+    if (!list) return;
+    const root = size === 0 ? EMPTY_ROOT : frontier.root();
+    for (const { id, cp } of list) {
+      if (!cp.rootHash.equals(root)) {
+        report(size, {
+          checkpoint: id,
+          problem: `checkpoint ${id} (size ${size}): root hash does not match the log — an entry in ${lastAnchored + 1}..${size} was altered, inserted, removed or reordered`,
+        });
+      } else {
+        lastAnchored = size;
+      }
+    }
+  };
+  checkRootsAt(frontier.size);
+
+  // 2. Entries: continuity, envelope shape, leaf hash, tree roots.
+  const needs = new Map<number, { cls: string; commitment: string }>();
+  const retention: { from: number; to: number; by: number }[] = [];
+  const collectRetention = (env: Envelope): void => {
+    if (env.type !== 'retention.run') return;
+    const ranges = (env.attrs as { expiredRanges?: unknown } | undefined)?.expiredRanges;
+    if (!Array.isArray(ranges)) return;
+    for (const r of ranges) {
+      if (Array.isArray(r) && Number.isSafeInteger(r[0]) && Number.isSafeInteger(r[1])) {
+        retention.push({ from: r[0] as number, to: r[1] as number, by: env.seq });
+      }
+    }
+  };
+  let continuityReported = false;
+  const firstSeq = frontier.size + 1;
+  for (const rec of input.records) {
+    const position = frontier.size + 1;
+    if (rec.seq !== position && !continuityReported) {
+      continuityReported = true;
+      report(position, {
+        seq: position,
+        problem:
+          rec.seq > position
+            ? `entries ${position}..${rec.seq - 1} are missing (deleted)`
+            : `entry ${rec.seq} appears at position ${position} (duplicated, inserted or reordered)`,
+      });
+    }
+    const bytes = Buffer.from(rec.envelope, 'utf8');
+    const leaf = hashLeaf(bytes);
+    if (rec.leafHash !== undefined && !leaf.equals(rec.leafHash)) {
+      report(position, { seq: position, problem: `entry ${position}: envelope does not match its stored leaf hash (envelope or hash altered)` });
+    }
+    let env: Envelope | undefined;
+    try {
+      env = parseEnvelope(rec.envelope);
+    } catch (e) {
+      report(position, { seq: position, problem: `entry ${position}: ${(e as Error).message}` });
+    }
+    if (env) {
+      let canonical = false;
+      try {
+        canonical = canonicalJson(JSON.parse(rec.envelope)) === rec.envelope;
+      } catch {
+        /* reported via parseEnvelope */
+      }
+      if (!canonical) report(position, { seq: position, problem: `entry ${position}: envelope is not in canonical (RFC 8785) form` });
+      if (env.seq !== position) {
+        report(position, { seq: position, problem: `entry ${position}: envelope states seq ${env.seq} (entries inserted, removed or reordered)` });
+      }
+      if (env.payload) needs.set(position, { cls: env.payload.class, commitment: env.payload.commitment });
+      collectRetention(env);
+    }
+    frontier.append(leaf);
+    checkRootsAt(frontier.size);
+  }
+  const treeSize = frontier.size;
+  const lastSeq = treeSize;
+
+  // 3. Checkpoints beyond the end: the tail was cut off.
+  let lastCheckpointSize = 0;
+  for (const { id, cp } of opened) {
+    lastCheckpointSize = Math.max(lastCheckpointSize, cp.size);
+    if (cp.size > treeSize) {
+      report(treeSize + 1, {
+        seq: treeSize + 1,
+        checkpoint: id,
+        problem: `the log ends at entry ${treeSize} but checkpoint ${id} signs ${cp.size} entries (tail truncated)`,
+      });
+    }
+  }
+  if (input.claimedSize !== undefined && input.claimedSize !== treeSize) {
+    report(Math.min(input.claimedSize, treeSize) + 1, {
+      seq: Math.min(input.claimedSize, treeSize) + 1,
+      problem: `the store's tree state records ${input.claimedSize} entries but the log holds ${treeSize} (entries added or removed outside the log)`,
+    });
+  }
+
+  // 4. Consistency proofs between consecutive checkpoints.
+  const proofs = new Map<string, ConsistencyProofRecord>();
+  for (const p of input.consistencyProofs ?? []) proofs.set(`${p.size1}:${p.size2}`, p);
+  let consistencyChecked = 0;
+  for (let i = 1; i < opened.length; i++) {
+    const a = opened[i - 1]!.cp;
+    const b = opened[i]!;
+    if (b.cp.size < a.size) continue; // already reported
+    const p = proofs.get(`${a.size}:${b.cp.size}`);
+    if (!p) {
+      if (input.requireConsistencyProofs) {
+        report(b.cp.size, { checkpoint: b.id, problem: `no consistency proof from size ${a.size} to ${b.cp.size}` });
+      }
+      continue;
+    }
+    consistencyChecked++;
+    if (!verifyConsistency(a.size, b.cp.size, a.rootHash, b.cp.rootHash, p.proof)) {
+      report(b.cp.size, { checkpoint: b.id, problem: `checkpoint ${b.id}: not consistent with the previous checkpoint (size ${a.size} → ${b.cp.size})` });
+    }
+  }
+  // A checkpoint no entry reached (before a slice's start) is anchored only by that chain.
+  for (const o of opened) {
+    if (o.cp.size < startSize && !input.requireConsistencyProofs) {
+      report(o.cp.size, { checkpoint: o.id, problem: `checkpoint ${o.id} precedes the slice and is not covered by consistency proofs` });
+    }
+  }
+
+  // 5. Retention records proven against a checkpoint (slices ending before the retention run).
+  for (const pe of input.provenEnvelopes ?? []) {
+    const target = bySize.get(pe.treeSize)?.[0];
+    let env: Envelope | undefined;
+    try {
+      env = parseEnvelope(pe.envelope);
+    } catch (e) {
+      report(pe.seq, { seq: pe.seq, problem: `retention entry ${pe.seq}: ${(e as Error).message}` });
+      continue;
+    }
+    const ok =
+      target !== undefined &&
+      env.seq === pe.seq &&
+      verifyInclusion(pe.seq - 1, pe.treeSize, hashLeaf(Buffer.from(pe.envelope, 'utf8')), pe.proof, target.cp.rootHash);
+    if (!ok) {
+      report(pe.seq, { seq: pe.seq, problem: `retention entry ${pe.seq}: inclusion proof does not verify against a checkpoint` });
+      continue;
+    }
+    collectRetention(env);
+  }
+
+  // 6. Payloads: commitment, class, and missing-vs-expired.
+  const seen = new Set<number>();
+  let payloadsChecked = 0;
+  for (const p of input.payloads) {
+    if (seen.has(p.seq)) {
+      report(p.seq, { seq: p.seq, problem: `entry ${p.seq}: more than one payload` });
+      continue;
+    }
+    seen.add(p.seq);
+    const need = needs.get(p.seq);
+    if (!need) {
+      if (p.seq >= firstSeq && p.seq <= lastSeq) {
+        report(p.seq, { seq: p.seq, problem: `entry ${p.seq}: payload present but the envelope commits to none (payload inserted)` });
+      } else {
+        report(p.seq, { seq: p.seq, problem: `payload for entry ${p.seq}, which is not in the log` });
+      }
+      continue;
+    }
+    payloadsChecked++;
+    if (p.class !== need.cls) {
+      report(p.seq, { seq: p.seq, problem: `entry ${p.seq}: payload class is ${p.class}, the envelope says ${need.cls}` });
+    }
+    if (payloadCommitment(p.salt, p.body) !== need.commitment) {
+      report(p.seq, { seq: p.seq, problem: `entry ${p.seq}: payload does not match its commitment (payload or salt altered)` });
+    }
+  }
+  const expired: { from: number; to: number; class: string; by: number }[] = [];
+  let payloadsExpired = 0;
+  for (const [seq, need] of [...needs.entries()].sort((a, b) => a[0] - b[0])) {
+    if (seen.has(seq)) continue;
+    const by = retention.find((r) => r.by > seq && r.from <= seq && seq <= r.to);
+    if (!by) {
+      report(seq, { seq, problem: `entry ${seq}: payload missing and no retention run removed it (payload deleted)` });
+      continue;
+    }
+    payloadsExpired++;
+    const last = expired[expired.length - 1];
+    if (last && last.to === seq - 1 && last.class === need.cls && last.by === by.by) last.to = seq;
+    else expired.push({ from: seq, to: seq, class: need.cls, by: by.by });
+  }
+
+  found.sort((a, b) => a.key - b.key || a.order - b.order);
+  const problems = found.slice(0, MAX_PROBLEMS).map((f) => f.p);
+  return {
+    ok: found.length === 0,
+    ...(problems[0] ? { firstError: problems[0] } : {}),
+    problems,
+    checked: {
+      entries: input.records.length,
+      firstSeq,
+      treeSize,
+      checkpoints: opened.length,
+      lastCheckpointSize,
+      consistencyProofs: consistencyChecked,
+      payloads: payloadsChecked,
+      payloadsExpired,
+      unanchored: Math.max(0, treeSize - lastCheckpointSize),
+    },
+    expired,
+  };
+}

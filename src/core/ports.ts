@@ -1,0 +1,32 @@
+/**
+ * Ports: what core needs from the outside world. Implementations live in
+ * infra/ (and are wired together in server/). Core never imports I/O modules.
+ */
+import type { Principal } from './identity/principal.ts';
+import type { AccessRequest, Decision } from './policy/decision.ts';
+import type { GatewayEvent, StoredEvent } from './audit/events.ts';
+
+/** Verifies a bearer token (an OIDC JWT) and returns the principal, or throws a GatewayError (GW_AUTH_*). */
+export interface TokenVerifier {
+  verify(token: string): Promise<Principal>;
+}
+
+/** Decides one access request. Must fail closed: on any internal error return deny. */
+export interface Authorizer {
+  authorize(request: AccessRequest): Decision;
+}
+
+/**
+ * The single event path. `append` resolves once the event is durable in the
+ * state store and rejects (GW_EVENT_STORE_UNAVAILABLE) when it cannot be
+ * written; callers refuse the operation in that case (fail closed).
+ */
+export interface EventSink {
+  append(event: GatewayEvent): Promise<StoredEvent>;
+}
+
+/** Read access to stored secrets (the vault). */
+export interface SecretStore {
+  get(name: string): string;
+  has(name: string): boolean;
+}

@@ -1,0 +1,422 @@
+/**
+ * The relay phase of one Postgres session: client messages become operations
+ * decided by core before they are forwarded; upstream bytes flow back
+ * untouched except for the few messages that close an operation.
+ *
+ * Ordering: Postgres answers messages in the order it received them, so the
+ * operations waiting for an answer are kept in a FIFO (`pending`).
+ *
+ * Denial: a denied statement is replaced upstream by a statement that fails
+ * to parse (nothing runs), and the upstream's ErrorResponse is replaced by
+ * Gatehouse's. The upstream so behaves exactly as Postgres does after an
+ * error: outside a transaction the session is simply ready again; inside one
+ * the transaction is aborted until ROLLBACK; in the extended protocol the
+ * rest of the batch is skipped until Sync.
+ */
+import type { Socket } from 'node:net';
+import type { Operation, Session } from '../../core/sessions/session-service.ts';
+import type { OperationResult } from '../../core/sessions/session-service.ts';
+import type { FrameReader, Frame } from '../../wire/postgres/framer.ts';
+import type { MessageRelay } from '../../wire/postgres/relay.ts';
+import { BE, decodeCommandComplete, decodeErrorFields, decodeReadyForQuery, encodeErrorResponse } from '../../wire/postgres/backend.ts';
+import { FE, decodeBind, decodeClose, decodeExecute, decodeParse, decodeQuery } from '../../wire/postgres/frontend.ts';
+import { GatewayError, clientMessage, isGatewayError } from '../../shared/errors.ts';
+import { sqlstateFor } from './sqlstate.ts';
+
+/** Never valid SQL: the upstream rejects it at parse time, before anything runs. */
+const DENIED_SQL = 'GATEHOUSE DENIED THIS STATEMENT';
+
+type Pending =
+  | { kind: 'query'; op: Operation | null; rows: number | null; error: ErrorInfo | null; replaceError: Buffer | null }
+  | { kind: 'execute'; op: Operation | null; rows: number; replaceError: Buffer | null }
+  | { kind: 'sync' };
+
+interface ErrorInfo {
+  code: string;
+  message: string;
+}
+
+export interface RelayEndpoints {
+  client: Socket;
+  clientReader: FrameReader;
+  upstream: Socket;
+  upstreamRelay: MessageRelay;
+}
+
+export type CloseReason = 'client_terminated' | 'client_disconnected' | 'upstream_disconnected' | 'protocol_error' | 'killed';
+
+export class PgRelaySession {
+  readonly #session: Session;
+  readonly #ep: RelayEndpoints;
+  readonly #pending: Pending[] = [];
+  readonly #statements = new Map<string, string>();
+  readonly #portals = new Map<string, string>();
+  #txStatus: 'I' | 'T' | 'E' = 'I';
+  #pumping = false;
+  #closed = false;
+  #closeReason: CloseReason | null = null;
+  #resolveDone!: (reason: CloseReason) => void;
+  readonly done: Promise<CloseReason>;
+
+  constructor(session: Session, ep: RelayEndpoints) {
+    this.#session = session;
+    this.#ep = ep;
+    this.done = new Promise((r) => (this.#resolveDone = r));
+  }
+
+  get transactionStatus(): 'I' | 'T' | 'E' {
+    return this.#txStatus;
+  }
+
+  /** Start relaying; `initial` is what the upstream sent after ReadyForQuery during start-up. */
+  start(): void {
+    const { client, upstream } = this.#ep;
+    client.on('data', (chunk: Buffer) => {
+      try {
+        this.#ep.clientReader.push(chunk);
+      } catch (e) {
+        this.#fatal(e);
+        return;
+      }
+      void this.#pump();
+    });
+    upstream.on('data', (chunk: Buffer) => this.#fromUpstream(chunk));
+    client.on('close', () => this.#close('client_disconnected'));
+    client.on('error', (e) => this.#session.log.debug({ err: e }, 'client socket error'));
+    upstream.on('close', () => {
+      if (!this.#closed) {
+        this.#sendFatal('08006', 'upstream connection lost');
+        this.#close('upstream_disconnected');
+      }
+    });
+    upstream.on('error', (e) => this.#session.log.warn({ err: e }, 'upstream socket error'));
+    client.resume();
+    upstream.resume();
+    // Bytes already buffered by the handshake reader.
+    void this.#pump();
+  }
+
+  /** End the session now, telling the client why (kill, shutdown, grant revoked). */
+  kill(reason: string): void {
+    this.#sendFatal('57P01', `terminating connection: ${reason}`);
+    this.#close('killed');
+  }
+
+  // ---- client → upstream -------------------------------------------------
+
+  async #pump(): Promise<void> {
+    if (this.#pumping || this.#closed) return;
+    this.#pumping = true;
+    const { client, upstream, clientReader } = this.#ep;
+    const out: Buffer[] = [];
+    const flush = (): void => {
+      if (out.length === 0) return;
+      const ok = writeAll(upstream, out.splice(0));
+      if (!ok && !client.isPaused()) {
+        // Backpressure: stop reading the client until the upstream drains.
+        client.pause();
+        upstream.once('drain', () => {
+          if (!this.#closed) {
+            client.resume();
+            void this.#pump();
+          }
+        });
+      }
+    };
+    try {
+      for (;;) {
+        if (this.#closed) return;
+        const frame = clientReader.next();
+        if (frame === null) break;
+        const needsDecision = frame.type === FE.Query || frame.type === FE.Execute || frame.type === FE.FunctionCall;
+        if (!needsDecision) {
+          if (this.#onPlainMessage(frame, out)) {
+            flush();
+            this.#close('client_terminated');
+            return;
+          }
+          continue;
+        }
+        // Forward what came before, then hold the client while core decides.
+        flush();
+        client.pause();
+        await this.#decide(frame, out);
+        if (this.#closed) return;
+        if (!upstream.writableNeedDrain) client.resume();
+      }
+      flush();
+    } catch (e) {
+      this.#fatal(e);
+    } finally {
+      this.#pumping = false;
+    }
+  }
+
+  /** Messages forwarded without a decision. Returns true on Terminate. */
+  #onPlainMessage(frame: Frame, out: Buffer[]): boolean {
+    switch (frame.type) {
+      case FE.Parse: {
+        const p = decodeParse(frame.payload);
+        this.#statements.set(p.name, p.query);
+        break;
+      }
+      case FE.Bind: {
+        const b = decodeBind(frame.payload);
+        this.#portals.set(b.portal, this.#statements.get(b.statement) ?? '');
+        break;
+      }
+      case FE.Close: {
+        const c = decodeClose(frame.payload);
+        (c.target === 'S' ? this.#statements : this.#portals).delete(c.name);
+        break;
+      }
+      case FE.Sync:
+        this.#pending.push({ kind: 'sync' });
+        break;
+      case FE.Terminate:
+        out.push(raw(frame));
+        return true;
+      case FE.Describe:
+      case FE.Flush:
+      case FE.CopyData:
+      case FE.CopyDone:
+      case FE.CopyFail:
+        break;
+      default:
+        throw new GatewayError('GW_FRAME_MALFORMED', `unexpected message type 0x${frame.type.toString(16)} from client`, {
+          clientSafe: true,
+        });
+    }
+    out.push(raw(frame));
+    return false;
+  }
+
+  async #decide(frame: Frame, out: Buffer[]): Promise<void> {
+    let statement: string;
+    let extended = false;
+    if (frame.type === FE.Query) {
+      statement = decodeQuery(frame.payload);
+    } else if (frame.type === FE.Execute) {
+      const ex = decodeExecute(frame.payload);
+      statement = this.#portals.get(ex.portal) ?? '';
+      extended = true;
+    } else {
+      statement = '<fastpath function call>';
+    }
+    let start: Awaited<ReturnType<Session['begin']>>;
+    try {
+      // FunctionCall (fast path) calls any function by OID: an escape hatch, never classified as safe.
+      const action = frame.type === FE.FunctionCall ? 'sql:admin' : 'sql:statement';
+      start = await this.#session.begin({ action, statement });
+    } catch (e) {
+      // Fail closed: no event on record, no statement forwarded.
+      this.#session.log.error({ err: e }, 'operation refused: event could not be recorded');
+      start = {
+        allowed: false,
+        decision: { effect: 'deny', policyIds: [], reasons: [] },
+        message: isGatewayError(e) && e.clientSafe ? e.message : clientMessage(e),
+      };
+      const code = isGatewayError(e) ? sqlstateFor(e.code) : 'XX000';
+      return this.#refuse(extended, encodeErrorResponse({ severity: 'ERROR', code, message: start.message }), out);
+    }
+    if (!start.allowed) {
+      return this.#refuse(extended, encodeErrorResponse({ severity: 'ERROR', code: '42501', message: start.message }), out);
+    }
+    out.push(raw(frame));
+    this.#pending.push(
+      extended
+        ? { kind: 'execute', op: start.operation, rows: 0, replaceError: null }
+        : { kind: 'query', op: start.operation, rows: null, error: null, replaceError: null },
+    );
+    this.#flushTo(out);
+  }
+
+  #refuse(extended: boolean, error: Buffer, out: Buffer[]): void {
+    if (extended) {
+      out.push(frameOf(FE.Parse, Buffer.concat([Buffer.from('\0' + DENIED_SQL + '\0', 'utf8'), Buffer.from([0, 0])])));
+      this.#pending.push({ kind: 'execute', op: null, rows: 0, replaceError: error });
+    } else {
+      out.push(frameOf(FE.Query, Buffer.from(DENIED_SQL + '\0', 'utf8')));
+      this.#pending.push({ kind: 'query', op: null, rows: null, error: null, replaceError: error });
+    }
+    this.#flushTo(out);
+  }
+
+  #flushTo(out: Buffer[]): void {
+    if (out.length) writeAll(this.#ep.upstream, out.splice(0));
+  }
+
+  // ---- upstream → client -------------------------------------------------
+
+  #fromUpstream(chunk: Buffer): void {
+    if (this.#closed) return;
+    let segments: Buffer[];
+    try {
+      segments = this.#ep.upstreamRelay.feed(chunk, this.#hooks);
+    } catch (e) {
+      this.#session.log.error({ err: e }, 'malformed data from upstream');
+      this.#sendFatal('08P01', 'Gatehouse received malformed data from the upstream');
+      this.#close('protocol_error');
+      return;
+    }
+    if (segments.length === 0) return;
+    const { client, upstream } = this.#ep;
+    if (!writeAll(client, segments) && !upstream.isPaused()) {
+      // Backpressure: a slow client stops the upstream, so nothing piles up here.
+      upstream.pause();
+      client.once('drain', () => {
+        if (!this.#closed) upstream.resume();
+      });
+    }
+  }
+
+  readonly #hooks = {
+    disposition: (type: number): 'pass' | 'hold' => {
+      switch (type) {
+        case BE.DataRow: {
+          const head = this.#pending[0];
+          if (head?.kind === 'execute') head.rows++;
+          return 'pass';
+        }
+        case BE.CommandComplete:
+        case BE.ReadyForQuery:
+        case BE.ErrorResponse:
+        case BE.EmptyQueryResponse:
+        case BE.PortalSuspended:
+          return 'hold';
+        default:
+          return 'pass';
+      }
+    },
+    message: (type: number, frame: Buffer): Buffer | null => this.#onUpstreamMessage(type, frame),
+  };
+
+  #onUpstreamMessage(type: number, frame: Buffer): Buffer | null {
+    const payload = frame.subarray(5);
+    const head = this.#pending[0];
+    switch (type) {
+      case BE.CommandComplete: {
+        const { rows } = decodeCommandComplete(payload);
+        if (head?.kind === 'execute') {
+          this.#finish(head.op, { outcome: 'ok', rows: rows ?? head.rows });
+          this.#pending.shift();
+        } else if (head?.kind === 'query') {
+          if (rows !== null) head.rows = (head.rows ?? 0) + rows;
+        }
+        return frame;
+      }
+      case BE.EmptyQueryResponse:
+      case BE.PortalSuspended:
+        if (head?.kind === 'execute') {
+          this.#finish(head.op, { outcome: 'ok', rows: head.rows });
+          this.#pending.shift();
+        }
+        return frame;
+      case BE.ErrorResponse: {
+        const fields = decodeErrorFields(payload);
+        const info = { code: fields.get('C') ?? 'XX000', message: fields.get('M') ?? '' };
+        if (head?.kind === 'execute') {
+          this.#pending.shift();
+          if (head.replaceError) return head.replaceError;
+          this.#finish(head.op, { outcome: 'error', rows: head.rows, error: info });
+          return frame;
+        }
+        if (head?.kind === 'query') {
+          if (head.replaceError) {
+            const r = head.replaceError;
+            head.replaceError = null;
+            return r;
+          }
+          head.error ??= info;
+          return frame;
+        }
+        // An error outside any operation (e.g. FATAL on admin shutdown): pass it on.
+        return frame;
+      }
+      case BE.ReadyForQuery: {
+        this.#txStatus = decodeReadyForQuery(payload);
+        // Executes still pending at ReadyForQuery were skipped after an error.
+        while (this.#pending.length) {
+          const p = this.#pending.shift()!;
+          if (p.kind === 'query') {
+            this.#finish(p.op, p.error ? { outcome: 'error', rows: p.rows, error: p.error } : { outcome: 'ok', rows: p.rows });
+            break;
+          }
+          if (p.kind === 'sync') break;
+          this.#finish(p.op, { outcome: 'not_executed', rows: null });
+        }
+        return frame;
+      }
+      default:
+        return frame;
+    }
+  }
+
+  #finish(op: Operation | null, result: OperationResult): void {
+    op?.finish(result);
+  }
+
+  // ---- ending ------------------------------------------------------------
+
+  #fatal(e: unknown): void {
+    if (this.#closed) return;
+    const code = isGatewayError(e) ? sqlstateFor(e.code) : 'XX000';
+    if (!isGatewayError(e) || !e.clientSafe) this.#session.log.error({ err: e }, 'session error');
+    else this.#session.log.warn({ code: e.code, msg: e.message }, 'closing session on protocol error');
+    this.#sendFatal(code, clientMessage(e));
+    this.#close('protocol_error');
+  }
+
+  #sendFatal(code: string, message: string): void {
+    const { client } = this.#ep;
+    if (client.writable) client.write(encodeErrorResponse({ severity: 'FATAL', code, message }));
+  }
+
+  #close(reason: CloseReason): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#closeReason = reason;
+    const { client, upstream } = this.#ep;
+    // Operations still waiting for an answer did not complete.
+    for (const p of this.#pending.splice(0)) {
+      if (p.kind !== 'sync') this.#finish(p.op, { outcome: 'cancelled', rows: null });
+    }
+    client.end();
+    if (reason !== 'client_terminated' && upstream.writable) {
+      upstream.end(frameOf(FE.Terminate, Buffer.alloc(0)));
+    } else {
+      upstream.end();
+    }
+    setTimeout(() => {
+      client.destroy();
+      upstream.destroy();
+    }, 1000).unref();
+    this.#resolveDone(reason);
+  }
+
+  get closeReason(): CloseReason | null {
+    return this.#closeReason;
+  }
+}
+
+function writeAll(socket: Socket, parts: Buffer[]): boolean {
+  if (parts.length === 1) return socket.write(parts[0]!);
+  socket.cork();
+  let ok = true;
+  for (const p of parts) ok = socket.write(p) && ok;
+  socket.uncork();
+  return ok;
+}
+
+function frameOf(type: number, payload: Buffer): Buffer {
+  const b = Buffer.allocUnsafe(5 + payload.length);
+  b[0] = type;
+  b.writeInt32BE(payload.length + 4, 1);
+  payload.copy(b, 5);
+  return b;
+}
+
+/** Re-frame a decoded client message to forward it. */
+function raw(frame: Frame): Buffer {
+  return frameOf(frame.type, frame.payload);
+}

@@ -1,0 +1,133 @@
+/**
+ * Composition root: builds every service from one frozen config snapshot and
+ * starts the listeners. The only place that knows all the parts.
+ */
+import net from 'node:net';
+import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { hostname } from 'node:os';
+import type { Config } from '../config/schema.ts';
+import type { EventSink } from '../core/ports.ts';
+import type { Logger } from '../core/logger.ts';
+import { SessionService } from '../core/sessions/session-service.ts';
+import { GroupAllowAuthorizer } from '../core/policy/interim.ts';
+import { systemClock } from '../shared/clock.ts';
+import { OidcTokenVerifier } from '../infra/idp/verifier.ts';
+import { DevIssuer } from '../infra/idp/dev-issuer.ts';
+import { Vault } from '../infra/vault/vault.ts';
+import { ensureDevCertificate, loadSecureContext } from '../infra/tls/certificates.ts';
+import { PostgresAdapter } from '../protocols/postgres/adapter.ts';
+import { openEventStore, type EventStore } from './event-store.ts';
+import { buildCatalog, allowRules } from './catalog.ts';
+import { createLogger } from './logger.ts';
+
+export interface GatewayOptions {
+  config: Config;
+  /** Directory relative paths in config are resolved against (the config file's folder). */
+  baseDir?: string;
+  log?: Logger;
+  /** Override the event store (tests that need a failing store). */
+  events?: EventSink;
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface Gateway {
+  readonly postgres: { host: string; port: number };
+  readonly stateDir: string;
+  readonly sessions: SessionService;
+  readonly devIssuer: DevIssuer | null;
+  readonly store: EventStore | null;
+  /** Graceful stop: stop accepting, let statements finish up to the grace period, end sessions. */
+  stop(): Promise<void>;
+}
+
+export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
+  const { config } = opts;
+  const env = opts.env ?? process.env;
+  const log = opts.log ?? createLogger(config.log.level);
+  const stateDir = resolve(opts.baseDir ?? process.cwd(), config.state);
+  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+
+  const devIssuer = config.identity.dev ? await DevIssuer.load(stateDir) : null;
+  const verifier = new OidcTokenVerifier({
+    issuers: config.identity.issuers.map((i) => ({
+      issuer: i.issuer,
+      audience: i.audience,
+      groupsClaim: i.groupsClaim,
+      ...(i.jwksUri ? { jwksUri: i.jwksUri } : {}),
+      ...(i.algorithms ? { algorithms: [...i.algorithms] } : {}),
+      ...(i.kind ? { kind: i.kind } : {}),
+      ...(i.kindClaim ? { kindClaim: i.kindClaim } : {}),
+    })),
+    clockSkewSeconds: config.identity.clockSkew,
+    ...(devIssuer ? { dev: devIssuer } : {}),
+  });
+  const needsVault = config.connections.some((c) => c.upstream.password);
+  const vault = needsVault ? Vault.open({ stateDir, allowDevKey: config.identity.dev, env }) : null;
+
+  let store: EventStore | null = null;
+  const events: EventSink = opts.events ?? (store = await openEventStore({ stateDir, instance: hostname(), env, log }));
+
+  const sessions = new SessionService({
+    verifier,
+    authorizer: new GroupAllowAuthorizer(allowRules(config)),
+    events,
+    connections: buildCatalog(config, vault),
+    clock: systemClock,
+    log,
+  });
+
+  // Client-facing TLS: configured certificate, or a generated one in dev.
+  const tlsFiles = config.tls ?? (config.identity.dev ? ensureDevCertificate(stateDir) : undefined);
+  const secureContext = tlsFiles ? loadSecureContext(tlsFiles) : undefined;
+
+  const adapter = new PostgresAdapter({
+    sessions,
+    options: {
+      requireTls: config.postgres.requireTls,
+      allowLoopbackWithoutTls: config.postgres.allowLoopbackWithoutTls,
+      maxMessageBytes: config.postgres.maxMessageBytes,
+      handshakeTimeoutMs: 30_000,
+      upstreamConnectTimeoutMs: 10_000,
+    },
+    tlsContext: () => secureContext,
+    log: log.child({ protocol: 'postgres' }),
+  });
+
+  const server = net.createServer({ noDelay: true }, (socket) => adapter.handle(socket));
+  const { host, port } = config.listen.postgres;
+  await new Promise<void>((res, rej) => {
+    server.once('error', rej);
+    server.listen(port, host, () => {
+      server.off('error', rej);
+      res();
+    });
+  });
+  const address = server.address() as net.AddressInfo;
+  log.info({ host: address.address, port: address.port, connections: config.connections.map((c) => c.name) }, 'postgres listener ready');
+
+  let stopping: Promise<void> | null = null;
+  const stop = (): Promise<void> =>
+    (stopping ??= (async () => {
+      log.info({}, 'shutting down: no new sessions');
+      sessions.stopAccepting();
+      const closed = new Promise<void>((r) => server.close(() => r()));
+      const grace = config.limits.shutdownGraceSeconds * 1000;
+      const live = sessions.liveSessions;
+      // Let running statements finish, up to the grace period.
+      await Promise.race([Promise.all(live.map((s) => s.whenIdle())), delay(grace)]);
+      for (const s of sessions.liveSessions) s.kill('Gatehouse is shutting down');
+      // Give sessions a moment to write their end events.
+      const deadline = Date.now() + 3000;
+      while (sessions.liveSessions.length > 0 && Date.now() < deadline) await delay(20);
+      await closed;
+      await store?.close();
+      log.info({}, 'stopped');
+    })());
+
+  return { postgres: { host: address.address, port: address.port }, stateDir, sessions, devIssuer, store, stop };
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms).unref());
+}
