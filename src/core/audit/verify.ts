@@ -85,6 +85,12 @@ export interface VerifyInput {
   readonly provenEnvelopes?: readonly ProvenEnvelope[];
   /** The tree size the store's own bookkeeping claims (live store only). */
   readonly claimedSize?: number;
+  /**
+   * Slices: checkpoints after the last record are expected (they are
+   * anchored by consistency proofs), and the last record must end exactly
+   * at a checkpoint.
+   */
+  readonly slice?: boolean;
 }
 
 export interface VerifyProblem {
@@ -252,17 +258,25 @@ export function verifyLog(input: VerifyInput): VerifyResult {
   const treeSize = frontier.size;
   const lastSeq = treeSize;
 
-  // 3. Checkpoints beyond the end: the tail was cut off.
+  // 3. Checkpoints beyond the end: the tail was cut off (unless this is a slice).
   let lastCheckpointSize = 0;
+  let anchoredSize = startSize;
   for (const { id, cp } of opened) {
     lastCheckpointSize = Math.max(lastCheckpointSize, cp.size);
-    if (cp.size > treeSize) {
+    if (cp.size <= treeSize) anchoredSize = Math.max(anchoredSize, cp.size);
+    if (cp.size > treeSize && !input.slice) {
       report(treeSize + 1, {
         seq: treeSize + 1,
         checkpoint: id,
         problem: `the log ends at entry ${treeSize} but checkpoint ${id} signs ${cp.size} entries (tail truncated)`,
       });
     }
+  }
+  if (input.slice && anchoredSize < treeSize) {
+    report(anchoredSize + 1, {
+      seq: anchoredSize + 1,
+      problem: `entries ${anchoredSize + 1}..${treeSize} are not covered by a checkpoint in the bundle (bundle truncated or extended)`,
+    });
   }
   if (input.claimedSize !== undefined && input.claimedSize !== treeSize) {
     report(Math.min(input.claimedSize, treeSize) + 1, {
@@ -293,7 +307,7 @@ export function verifyLog(input: VerifyInput): VerifyResult {
   }
   // A checkpoint no entry reached (before a slice's start) is anchored only by that chain.
   for (const o of opened) {
-    if (o.cp.size < startSize && !input.requireConsistencyProofs) {
+    if (o.cp.size < startSize && !input.requireConsistencyProofs && !input.slice) {
       report(o.cp.size, { checkpoint: o.id, problem: `checkpoint ${o.id} precedes the slice and is not covered by consistency proofs` });
     }
   }
@@ -375,7 +389,7 @@ export function verifyLog(input: VerifyInput): VerifyResult {
       consistencyProofs: consistencyChecked,
       payloads: payloadsChecked,
       payloadsExpired,
-      unanchored: Math.max(0, treeSize - lastCheckpointSize),
+      unanchored: Math.max(0, treeSize - anchoredSize),
     },
     expired,
   };

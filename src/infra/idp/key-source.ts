@@ -11,6 +11,7 @@ import { GatewayError } from '../../shared/errors.ts';
 export const COOLDOWN_MS = 30_000;
 export const CACHE_MAX_AGE_MS = 10 * 60_000;
 export const FETCH_TIMEOUT_MS = 5_000;
+export const FAILURE_BACKOFF_MS = 5_000;
 const MAX_DISCOVERY_BYTES = 256 * 1024;
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
 
@@ -63,14 +64,25 @@ export class RemoteKeySource {
     if (opts.jwksUri !== undefined) this.#jwks = this.#remote(opts.jwksUri);
   }
 
-  /** A jose key resolver; transport failures become GW_AUTH_JWKS_UNAVAILABLE. */
+  /**
+   * A jose key resolver; transport failures become GW_AUTH_JWKS_UNAVAILABLE
+   * (a refusal: without keys nothing can be verified). A failure is
+   * remembered for FAILURE_BACKOFF_MS so that an IdP outage plus a stream of
+   * tokens does not become a stream of requests to the IdP.
+   */
   readonly getKey: JWTVerifyGetKey = async (header, token) => {
-    const jwks = this.#jwks ?? (await this.#discover());
+    const last = this.#failure;
+    if (last && Date.now() - last.at < FAILURE_BACKOFF_MS) throw last.error;
     try {
-      return await jwks(header, token);
+      const jwks = this.#jwks ?? (await this.#discover());
+      const key = await jwks(header, token);
+      this.#failure = undefined;
+      return key;
     } catch (e) {
       if (isKeySelectionError(e)) throw e;
-      throw unavailable(this.#issuer, e instanceof errors.JWKSTimeout ? 'timeout' : 'JWKS fetch failed', e);
+      const error = e instanceof GatewayError ? e : unavailable(this.#issuer, e instanceof errors.JWKSTimeout ? 'timeout' : 'JWKS fetch failed', e);
+      this.#failure = { at: Date.now(), error };
+      throw error;
     }
   };
 
@@ -84,33 +96,28 @@ export class RemoteKeySource {
     });
   }
 
-  /** One discovery at a time; a failure is remembered for COOLDOWN_MS (same amplification argument). */
+  /** One discovery request at a time, shared by all waiting verifications. */
   #discover(): Promise<RemoteJWKSet> {
-    if (this.#failure && Date.now() - this.#failure.at < COOLDOWN_MS) return Promise.reject(this.#failure.error);
-    this.#pending ??= this.#fetchDiscovery().then(
-      (uri) => {
-        this.#jwks = this.#remote(uri);
+    this.#pending ??= this.#fetchDiscovery()
+      .then((uri) => (this.#jwks = this.#remote(uri)))
+      .finally(() => {
         this.#pending = undefined;
-        this.#failure = undefined;
-        return this.#jwks;
-      },
-      (e: unknown) => {
-        const error = e instanceof GatewayError ? e : unavailable(this.#issuer, 'discovery failed', e);
-        this.#failure = { at: Date.now(), error };
-        this.#pending = undefined;
-        throw error;
-      },
-    );
+      });
     return this.#pending;
   }
 
   async #fetchDiscovery(): Promise<string> {
     const url = discoveryUrl(this.#issuer);
-    const res = await this.#fetch(url, {
-      headers: { accept: 'application/json' },
-      redirect: 'manual',
-      signal: AbortSignal.timeout(FETCH_TIMEOUT_MS),
-    });
+    let res: Response;
+    try {
+      res = await this.#fetch(url, {
+        headers: { accept: 'application/json' },
+        redirect: 'manual',
+        signal: AbortSignal.timeout(FETCH_TIMEOUT_MS),
+      });
+    } catch (e) {
+      throw unavailable(this.#issuer, 'discovery request failed', e);
+    }
     if (res.status !== 200) throw unavailable(this.#issuer, `discovery returned HTTP ${res.status}`);
     const text = await res.text();
     if (text.length > MAX_DISCOVERY_BYTES) throw unavailable(this.#issuer, 'discovery document too large');

@@ -177,6 +177,10 @@ test('unknown kid and an unavailable JWKS', async () => {
   } finally {
     jwks.failWith = undefined;
   }
+  // the failure is remembered briefly: no request storm against a struggling IdP
+  const fetches = jwks.fetches;
+  await assert.rejects(fresh.verify(await sign({})), { code: 'GW_AUTH_JWKS_UNAVAILABLE' });
+  assert.equal(jwks.fetches, fetches);
   await refused(sign({}, { kid: 'nobody' }), 'GW_AUTH_SIGNATURE', `no signing key of issuer '${GH}' matches the token (kid 'nobody')`);
 });
 

@@ -223,6 +223,12 @@ export function classifyNode(kind: string, body: Obj, st: StatementState): { sea
       walkAs(kind, body, st, 'sql:ddl');
       return out;
     }
+    case 'CreateSchemaStmt': {
+      const schema = typeof body.schemaname === 'string' ? body.schemaname : null;
+      if (schema === null) walkAs(kind, body, st, 'sql:ddl');
+      else st.withSearchPath([schema], () => walkAs(kind, body, st, 'sql:ddl'));
+      return out;
+    }
     case 'RenameStmt':
       if (body.renameType === 'OBJECT_ROLE') {
         st.add('sql:privilege', null);

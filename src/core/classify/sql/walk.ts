@@ -40,8 +40,19 @@ export class StatementState {
 
   constructor(
     readonly ctx: ClassifyContext,
-    readonly searchPath: readonly string[],
+    public searchPath: readonly string[],
   ) {}
+
+  /** CREATE SCHEMA s CREATE TABLE t …: the elements' unqualified names live in s. */
+  withSearchPath(path: readonly string[], body: () => void): void {
+    const saved = this.searchPath;
+    this.searchPath = path;
+    try {
+      body();
+    } finally {
+      this.searchPath = saved;
+    }
+  }
 
   add(action: SqlAction, table: string | null): void {
     const key = `${action}\u0000${table ?? ''}`;
@@ -259,7 +270,7 @@ function select(stmt: Obj, st: StatementState): void {
     visitFields(stmt, st, 'sql:read', SELECT_SKIP);
   });
 }
-const SELECT_SKIP = new Set(['withClause', 'intoClause', 'larg', 'rarg']);
+const SELECT_SKIP = new Set(['withClause', 'intoClause', 'larg', 'rarg', 'lockingClause']);
 
 /** EXECUTE name(params): the class of the prepared body, plus whatever the parameters call. */
 function execute(stmt: Obj, st: StatementState): void {

@@ -1,0 +1,218 @@
+/**
+ * Writes an evidence bundle from the SQLite store (layout: docs/audit.md).
+ *
+ * The bundle holds the stored bytes as they are — the exporter never repairs
+ * or filters — so a store edited outside the log yields a bundle that fails
+ * verification. Slice choice: entries [a, b] are widened to end exactly at
+ * the first checkpoint E covering b, so every exported entry is anchored by
+ * a recomputable root; entries after the newest checkpoint are left out.
+ * Checkpoints from the last one before a through the newest are included,
+ * with consistency proofs between neighbours, so those outside the slice
+ * are anchored too.
+ */
+import type Database from 'better-sqlite3';
+import { createHash, type KeyObject } from 'node:crypto';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { canonicalJson } from '../../core/audit/canonical.ts';
+import { keyId, signNote, verifierKey } from '../../core/audit/checkpoint.ts';
+import { MerkleFrontier, MerkleTree } from '../../core/audit/merkle.ts';
+import {
+  BUNDLE_FILES,
+  BUNDLE_FORMAT,
+  BUNDLE_VERSION,
+  MANIFEST_FILE,
+  MANIFEST_SIG_FILE,
+  manifestNoteText,
+  type BundleManifest,
+} from './bundle-format.ts';
+import { publicKeyPem } from './keys.ts';
+
+export interface ExportOptions {
+  readonly outDir: string;
+  /** Earliest event time to include (ms since epoch). */
+  readonly from?: number;
+  /** Latest event time to include (ms since epoch). */
+  readonly to?: number;
+  readonly fromSeq?: number;
+  readonly toSeq?: number;
+}
+
+export interface ExportSummary {
+  readonly outDir: string;
+  readonly firstSeq: number;
+  readonly lastSeq: number;
+  readonly entries: number;
+  readonly payloads: number;
+  readonly checkpoints: number;
+  readonly files: readonly string[];
+  /** hex SHA-256 of manifest.json. */
+  readonly manifestSha256: string;
+}
+
+export interface ExportContext {
+  readonly origin: string;
+  readonly instance: string;
+  readonly privateKey: KeyObject | undefined;
+  readonly publicKey: KeyObject;
+  readonly now: number;
+}
+
+/** A file written line by line with its SHA-256 computed on the way. */
+class HashedFile {
+  private readonly fd: number;
+  private readonly hash = createHash('sha256');
+  private chunks: string[] = [];
+  private pendingBytes = 0;
+  bytes = 0;
+
+  constructor(readonly name: string, dir: string) {
+    this.fd = openSync(join(dir, name), 'wx', 0o644);
+  }
+
+  write(text: string): void {
+    this.chunks.push(text);
+    this.pendingBytes += text.length;
+    if (this.pendingBytes > 1 << 20) this.drain();
+  }
+
+  private drain(): void {
+    const buf = Buffer.from(this.chunks.join(''), 'utf8');
+    this.chunks = [];
+    this.pendingBytes = 0;
+    this.hash.update(buf);
+    this.bytes += buf.length;
+    let off = 0;
+    while (off < buf.length) off += writeSync(this.fd, buf, off);
+  }
+
+  close(): { sha256: string; bytes: number } {
+    this.drain();
+    closeSync(this.fd);
+    return { sha256: this.hash.digest('hex'), bytes: this.bytes };
+  }
+}
+
+export function writeBundle(db: Database.Database, ctx: ExportContext, opts: ExportOptions): ExportSummary {
+  if (!ctx.privateKey) throw new Error('exporting a bundle needs the audit signing key (to sign the manifest)');
+  const checkpoints = db.prepare('SELECT id, size, body FROM checkpoints ORDER BY id').all() as { id: number; size: number; body: string }[];
+  const newest = checkpoints[checkpoints.length - 1];
+  if (!newest) throw new Error('nothing to export: the log has no checkpoint yet');
+
+  // Slice bounds.
+  const one = <T>(sql: string, ...args: unknown[]): T | undefined => (db.prepare(sql).get(...args) as { v: T | null } | undefined)?.v ?? undefined;
+  let a = opts.fromSeq ?? (opts.from !== undefined ? one<number>('SELECT min(seq) AS v FROM envelopes WHERE time >= ?', Math.trunc(opts.from)) : 1);
+  let b = opts.toSeq ?? (opts.to !== undefined ? one<number>('SELECT max(seq) AS v FROM envelopes WHERE time <= ?', Math.trunc(opts.to)) : newest.size);
+  if (a === undefined || b === undefined) throw new Error('no entries in the requested range');
+  a = Math.max(1, a);
+  b = Math.min(b, newest.size);
+  if (a > b) throw new Error('no checkpointed entries in the requested range');
+  const endIdx = checkpoints.findIndex((c) => c.size >= b!);
+  const end = checkpoints[endIdx]!;
+  b = end.size;
+  let startIdx = 0;
+  checkpoints.forEach((c, i) => {
+    if (c.size < a! && i < endIdx) startIdx = i;
+  });
+  const included = checkpoints.slice(startIdx);
+
+  // Tree over the stored leaf hashes up to the newest checkpoint (stops at a gap).
+  const tree = new MerkleTree();
+  for (const r of db.prepare('SELECT seq, leaf_hash FROM envelopes WHERE seq <= ? ORDER BY seq').iterate(newest.size) as Iterable<{ seq: number; leaf_hash: Buffer }>) {
+    if (r.seq !== tree.size + 1) break;
+    tree.append(r.leaf_hash);
+  }
+  const start = MerkleFrontier.empty();
+  for (let i = 0; i < Math.min(a - 1, tree.size); i++) start.append(tree.leafHash(i));
+
+  if (existsSync(opts.outDir) && readdirSync(opts.outDir).length > 0) throw new Error(`${opts.outDir} is not empty`);
+  mkdirSync(opts.outDir, { recursive: true });
+  const files: Record<string, { sha256: string; bytes: number }> = {};
+  const write = (name: string, fill: (f: HashedFile) => void): void => {
+    const f = new HashedFile(name, opts.outDir);
+    fill(f);
+    files[name] = f.close();
+  };
+
+  let entries = 0;
+  write(BUNDLE_FILES.envelopes, (f) => {
+    for (const r of db.prepare('SELECT body FROM envelopes WHERE seq BETWEEN ? AND ? ORDER BY seq').iterate(a, b) as Iterable<{ body: string }>) {
+      f.write(`${r.body}\n`);
+      entries++;
+    }
+  });
+  let payloads = 0;
+  write(BUNDLE_FILES.payloads, (f) => {
+    const rows = db.prepare('SELECT seq, class, salt, body FROM payloads WHERE seq BETWEEN ? AND ? ORDER BY seq').iterate(a, b);
+    for (const p of rows as Iterable<{ seq: number; class: string; salt: Buffer; body: string }>) {
+      f.write(`${canonicalJson({ seq: p.seq, class: p.class, salt: p.salt.toString('hex'), body: p.body })}\n`);
+      payloads++;
+    }
+  });
+  write(BUNDLE_FILES.checkpoints, (f) => {
+    for (const c of included) f.write(`${canonicalJson({ id: c.id, note: c.body })}\n`);
+  });
+  write(BUNDLE_FILES.consistency, (f) => {
+    for (let i = 1; i < included.length; i++) {
+      const s1 = included[i - 1]!.size;
+      const s2 = included[i]!.size;
+      if (s1 > s2 || s2 > tree.size) continue; // a damaged store: the verifier reports the missing proof
+      f.write(`${canonicalJson({ size1: s1, size2: s2, proof: tree.consistencyProof(s1, s2).map((h) => h.toString('hex')) })}\n`);
+    }
+  });
+  write(BUNDLE_FILES.retention, (f) => {
+    // Retention runs after the slice that removed payloads inside it, proven against the newest checkpoint.
+    const rows = db.prepare(`SELECT seq, body FROM envelopes WHERE type = 'retention.run' AND seq > ? AND seq <= ? ORDER BY seq`).iterate(b, newest.size);
+    for (const r of rows as Iterable<{ seq: number; body: string }>) {
+      let ranges: unknown;
+      try {
+        ranges = (JSON.parse(r.body) as { attrs?: { expiredRanges?: unknown } }).attrs?.expiredRanges;
+      } catch {
+        continue;
+      }
+      const touches = Array.isArray(ranges) && ranges.some((x) => Array.isArray(x) && x[0] <= b! && x[1] >= a!);
+      if (!touches || r.seq > tree.size) continue;
+      const proof = tree.inclusionProof(r.seq - 1, newest.size).map((h) => h.toString('hex'));
+      f.write(`${canonicalJson({ seq: r.seq, envelope: r.body, treeSize: newest.size, proof })}\n`);
+    }
+  });
+  write(BUNDLE_FILES.start, (f) => {
+    f.write(`${canonicalJson({ size: a - 1, hashes: start.hashes.map((h) => h.toString('hex')) })}\n`);
+  });
+  write(BUNDLE_FILES.pubkey, (f) => f.write(publicKeyPem(ctx.publicKey)));
+  write(BUNDLE_FILES.vkey, (f) => f.write(`${verifierKey(ctx.origin, ctx.publicKey)}\n`));
+
+  const manifest: BundleManifest = {
+    format: BUNDLE_FORMAT,
+    version: BUNDLE_VERSION,
+    origin: ctx.origin,
+    instance: ctx.instance,
+    keyId: keyId(ctx.origin, ctx.publicKey).toString('hex'),
+    createdAt: ctx.now,
+    range: {
+      firstSeq: a,
+      lastSeq: b,
+      requested: {
+        ...(opts.from !== undefined ? { from: opts.from } : {}),
+        ...(opts.to !== undefined ? { to: opts.to } : {}),
+        ...(opts.fromSeq !== undefined ? { fromSeq: opts.fromSeq } : {}),
+        ...(opts.toSeq !== undefined ? { toSeq: opts.toSeq } : {}),
+      },
+    },
+    files,
+  };
+  const manifestText = `${canonicalJson(manifest)}\n`;
+  const manifestSha = createHash('sha256').update(manifestText, 'utf8').digest('hex');
+  write(MANIFEST_FILE, (f) => f.write(manifestText));
+  write(MANIFEST_SIG_FILE, (f) => f.write(signNote(manifestNoteText(ctx.origin, manifestSha), ctx.origin, ctx.privateKey!)));
+  return {
+    outDir: opts.outDir,
+    firstSeq: a,
+    lastSeq: b,
+    entries,
+    payloads,
+    checkpoints: included.length,
+    files: [...Object.keys(files)],
+    manifestSha256: manifestSha,
+  };
+}

@@ -1,0 +1,611 @@
+/**
+ * The audit log store: an EventSink over better-sqlite3 (issue 5).
+ *
+ * Write path (write-ahead, fail closed): `append` queues the event; all
+ * appends that arrive before the next turn of the event loop (or within
+ * `batchWindowMs`) are sealed — sequence number, envelope, payload
+ * commitment, leaf hash — and written in ONE transaction together with the
+ * new Merkle compact range (and a signed checkpoint when one is due). Only
+ * after COMMIT returns do their promises resolve; if the transaction fails
+ * they all reject with GW_EVENT_STORE_UNAVAILABLE and the in-memory tree is
+ * left as it was, so the next batch continues from what is durable. The
+ * caller then refuses the statement (ARCHITECTURE.md principle 4).
+ *
+ * With durability 'full' (PRAGMA synchronous=FULL in WAL mode) COMMIT
+ * returns after the WAL is fsynced; 'normal' survives a process crash but
+ * not a power loss. better-sqlite3 is synchronous: the fsync blocks the
+ * event loop for its duration, which is also what makes batching natural —
+ * appends that arrive meanwhile form the next batch.
+ *
+ * The pending queue is bounded (`maxPending`); past it, appends are refused
+ * with the same error rather than buffered without limit.
+ */
+import Database from 'better-sqlite3';
+import { createPublicKey, type KeyObject } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { GatewayError } from '../../shared/errors.ts';
+import { systemClock, type Clock } from '../../shared/clock.ts';
+import type { EventSink } from '../../core/ports.ts';
+import type { GatewayEvent, StoredEvent } from '../../core/audit/events.ts';
+import { openEvent, parseEnvelope, sealEvent, type SealedEvent } from '../../core/audit/envelope.ts';
+import { MerkleFrontier, MerkleTree } from '../../core/audit/merkle.ts';
+import {
+  NoteError,
+  checkpointBodyHash,
+  openCheckpoint,
+  signCheckpoint,
+  verifierKey,
+  type Checkpoint,
+} from '../../core/audit/checkpoint.ts';
+import { verifyLog, type VerifyResult } from '../../core/audit/verify.ts';
+import { PROOF_FORMAT, type InclusionProof } from '../../core/audit/proof.ts';
+import { createAuditSchema } from './schema.ts';
+import { publicKeyPem } from './keys.ts';
+import { writeBundle, type ExportOptions, type ExportSummary } from './export.ts';
+
+export const AUDIT_DB_FILE = 'gatehouse.db';
+export const AUDIT_UNAVAILABLE_MESSAGE = 'audit log unavailable: statement refused';
+
+export interface AuditLogOptions {
+  readonly stateDir: string;
+  /** Name of this Gatehouse instance, written into every envelope. */
+  readonly instance: string;
+  /** Ed25519 private key; required in 'write' mode. */
+  readonly signingKey?: KeyObject;
+  /** Public key for 'inspect' mode without the private key. */
+  readonly publicKey?: KeyObject;
+  /** Checkpoint origin and signed-note key name, e.g. 'gatehouse.local/audit'. */
+  readonly keyName: string;
+  readonly checkpointEvery?: { readonly entries: number; readonly seconds: number };
+  readonly durability?: 'full' | 'normal';
+  /** 'inspect': read, verify, export and prove only; nothing is written (for CLI commands on a stopped or damaged log). */
+  readonly mode?: 'write' | 'inspect';
+  /** Retention seconds per payload class, used to fill payloads.expires_at at write time. */
+  readonly retention?: Readonly<Record<string, number>>;
+  /** Wait this long for more appends before writing a batch (0 = next event-loop turn). */
+  readonly batchWindowMs?: number;
+  /** Bound of the pending queue; appends past it are refused. */
+  readonly maxPending?: number;
+  readonly clock?: Clock;
+}
+
+export interface QueryFilter {
+  readonly sessionId?: string;
+  readonly types?: readonly string[];
+  /** ms since epoch, inclusive. */
+  readonly since?: number;
+  /** ms since epoch, inclusive. */
+  readonly until?: number;
+  /** Only entries with seq greater than this (for following a live log). */
+  readonly afterSeq?: number;
+  readonly limit?: number;
+}
+
+export interface CheckpointInfo {
+  readonly id: number;
+  readonly size: number;
+  /** hex root hash. */
+  readonly root: string;
+  readonly time: number | undefined;
+  /** The signed note. */
+  readonly note: string;
+}
+
+export interface RetentionResult {
+  /** The retention.run event(s) appended (more than one when the ranges are many). */
+  readonly events: readonly StoredEvent[];
+  readonly expired: number;
+  readonly expiredRanges: readonly (readonly [number, number])[];
+}
+
+/** Ranges per retention.run event, to keep one envelope bounded. */
+const MAX_RANGES_PER_EVENT = 4096;
+
+interface Pending {
+  readonly event: GatewayEvent;
+  readonly resolve: (e: StoredEvent) => void;
+  readonly reject: (e: unknown) => void;
+}
+
+interface LastCheckpoint {
+  readonly id: number;
+  readonly size: number;
+  readonly body: string;
+}
+
+export function auditUnavailable(cause?: unknown): GatewayError {
+  // Client-safe: the client learns the statement was refused, not why the store failed.
+  return new GatewayError('GW_EVENT_STORE_UNAVAILABLE', AUDIT_UNAVAILABLE_MESSAGE, {
+    clientSafe: true,
+    ...(cause === undefined ? {} : { cause }),
+  });
+}
+
+export class AuditLog implements EventSink {
+  private readonly db: Database.Database;
+  private readonly origin: string;
+  private readonly instance: string;
+  private readonly privateKey: KeyObject | undefined;
+  private readonly publicKey: KeyObject;
+  private readonly every: { entries: number; seconds: number };
+  private readonly retention: Readonly<Record<string, number>>;
+  private readonly batchWindowMs: number;
+  private readonly maxPending: number;
+  private readonly clock: Clock;
+  private readonly writable: boolean;
+
+  /** Compact range of the committed tree. */
+  private frontier: MerkleFrontier;
+  private lastCheckpoint: LastCheckpoint | null;
+  private pending: Pending[] = [];
+  private flushScheduled = false;
+  private timer: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  private readonly stmt: {
+    insEnvelope: Database.Statement;
+    insPayload: Database.Statement;
+    insCheckpoint: Database.Statement;
+    putState: Database.Statement;
+  };
+  private readonly commitTx: (seals: readonly SealedEvent[], f: MerkleFrontier, note: string | null, before: (() => void) | undefined) => number | null;
+
+  private constructor(opts: AuditLogOptions, db: Database.Database) {
+    this.db = db;
+    this.origin = opts.keyName;
+    this.instance = opts.instance;
+    this.writable = (opts.mode ?? 'write') === 'write';
+    this.privateKey = opts.signingKey;
+    const pub = opts.publicKey ?? (opts.signingKey ? createPublicKey(opts.signingKey) : undefined);
+    if (!pub) throw new GatewayError('GW_CONFIG_INVALID', 'audit log needs a signing key or a public key');
+    this.publicKey = pub;
+    if (this.writable && !this.privateKey) throw new GatewayError('GW_CONFIG_INVALID', 'audit log in write mode needs a signing key');
+    this.every = { entries: opts.checkpointEvery?.entries ?? 1000, seconds: opts.checkpointEvery?.seconds ?? 10 };
+    this.retention = opts.retention ?? {};
+    this.batchWindowMs = opts.batchWindowMs ?? 0;
+    this.maxPending = opts.maxPending ?? 100_000;
+    this.clock = opts.clock ?? systemClock;
+
+    this.stmt = {
+      insEnvelope: db.prepare('INSERT INTO envelopes (seq, time, type, session_id, body, leaf_hash) VALUES (?, ?, ?, ?, ?, ?)'),
+      insPayload: db.prepare('INSERT INTO payloads (seq, salt, body, class, expires_at) VALUES (?, ?, ?, ?, ?)'),
+      insCheckpoint: db.prepare('INSERT INTO checkpoints (size, root, body) VALUES (?, ?, ?)'),
+      putState: db.prepare(
+        'INSERT INTO tree_state (id, size, frontier) VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET size = excluded.size, frontier = excluded.frontier',
+      ),
+    };
+    this.commitTx = db.transaction((seals: readonly SealedEvent[], f: MerkleFrontier, note: string | null, before: (() => void) | undefined) => {
+      before?.();
+      for (const s of seals) {
+        const e = s.envelope;
+        this.stmt.insEnvelope.run(e.seq, Math.trunc(e.time), e.type, e.sessionId ?? null, s.envelopeJson, s.leafHash);
+        if (s.payload) {
+          const keep = this.retention[s.payload.class];
+          const expiresAt = keep === undefined ? null : Math.trunc(e.time + keep * 1000);
+          this.stmt.insPayload.run(e.seq, s.payload.salt, s.payload.body, s.payload.class, expiresAt);
+        }
+      }
+      this.stmt.putState.run(f.size, f.serialize());
+      if (note === null) return null;
+      return Number(this.stmt.insCheckpoint.run(f.size, f.root(), note.slice(0, note.length)).lastInsertRowid);
+    });
+
+    const state = this.loadState();
+    this.frontier = state.frontier;
+    this.lastCheckpoint = state.lastCheckpoint;
+  }
+
+  /** Open (creating if needed) the audit log in `stateDir/gatehouse.db`. */
+  static open(opts: AuditLogOptions): AuditLog {
+    const inspect = (opts.mode ?? 'write') === 'inspect';
+    if (!inspect) mkdirSync(opts.stateDir, { recursive: true, mode: 0o700 });
+    const db = new Database(join(opts.stateDir, AUDIT_DB_FILE), { fileMustExist: inspect });
+    try {
+      db.pragma('journal_mode = WAL');
+      db.pragma(`synchronous = ${opts.durability === 'normal' ? 'NORMAL' : 'FULL'}`);
+      db.pragma('busy_timeout = 5000');
+      if (!inspect) createAuditSchema(db);
+      const log = new AuditLog(opts, db);
+      if (!inspect) log.startWriting();
+      return log;
+    } catch (e) {
+      db.close();
+      throw e;
+    }
+  }
+
+  // -------------------------------------------------------------------------
+  // State
+
+  private loadState(): { frontier: MerkleFrontier; lastCheckpoint: LastCheckpoint | null } {
+    const st = this.db.prepare('SELECT size, frontier FROM tree_state WHERE id = 1').get() as { size: number; frontier: Buffer } | undefined;
+    const agg = this.db.prepare('SELECT count(*) AS n, coalesce(max(seq), 0) AS max FROM envelopes').get() as { n: number; max: number };
+    let frontier: MerkleFrontier | undefined;
+    if (st && st.size === agg.max && agg.n === agg.max) {
+      try {
+        frontier = MerkleFrontier.deserialize(st.size, st.frontier);
+      } catch {
+        frontier = undefined;
+      }
+    }
+    // The state row is written in the same transaction as the entries, so it only disagrees after an edit outside the log: rebuild from the stored leaf hashes.
+    frontier ??= this.rebuildFrontier();
+    const cp = this.db.prepare('SELECT id, body FROM checkpoints ORDER BY id DESC LIMIT 1').get() as { id: number; body: string } | undefined;
+    let lastCheckpoint: LastCheckpoint | null = null;
+    if (cp) {
+      const body = cp.body.slice(0, cp.body.lastIndexOf('\n\n') + 1);
+      let size = 0;
+      try {
+        size = openCheckpoint(cp.body, this.origin, this.publicKey).size;
+      } catch {
+        size = -1; // reported by the startup check in write mode
+      }
+      lastCheckpoint = { id: cp.id, size, body };
+    }
+    return { frontier, lastCheckpoint };
+  }
+
+  private rebuildFrontier(): MerkleFrontier {
+    const f = MerkleFrontier.empty();
+    for (const row of this.db.prepare('SELECT seq, leaf_hash FROM envelopes ORDER BY seq').iterate() as Iterable<{ seq: number; leaf_hash: Buffer }>) {
+      if (row.seq !== f.size + 1) break; // a gap: verification names it
+      f.append(row.leaf_hash);
+    }
+    return f;
+  }
+
+  /** Write-mode startup: refuse to continue a log that is visibly damaged, anchor a recovered tail, start the timer. */
+  private startWriting(): void {
+    const problem = this.startupProblem();
+    if (problem) {
+      throw new GatewayError('GW_EVENT_STORE_UNAVAILABLE', `audit log failed its startup check: ${problem}; run 'gatehouse audit verify'`);
+    }
+    // Entries committed before a crash but not yet checkpointed: sign them now.
+    this.checkpoint();
+    if (this.every.seconds > 0) {
+      this.timer = setInterval(() => this.onTimer(), this.every.seconds * 1000);
+      this.timer.unref();
+    }
+  }
+
+  private startupProblem(): string | null {
+    const agg = this.db.prepare('SELECT count(*) AS n, coalesce(max(seq), 0) AS max FROM envelopes').get() as { n: number; max: number };
+    if (agg.n !== agg.max || this.frontier.size !== agg.max) return `entries are not numbered 1..${agg.max} without gaps`;
+    const cp = this.lastCheckpoint;
+    if (!cp) return null;
+    if (cp.size < 0) {
+      const note = (this.db.prepare('SELECT body FROM checkpoints WHERE id = ?').get(cp.id) as { body: string }).body;
+      try {
+        openCheckpoint(note, this.origin, this.publicKey);
+      } catch (e) {
+        return `newest checkpoint ${cp.id}: ${e instanceof NoteError ? e.problem : String(e)}`;
+      }
+    }
+    if (this.frontier.size < cp.size) return `the log holds ${this.frontier.size} entries but checkpoint ${cp.id} signs ${cp.size} (tail truncated)`;
+    if (this.frontier.size === cp.size) {
+      const note = (this.db.prepare('SELECT body FROM checkpoints WHERE id = ?').get(cp.id) as { body: string }).body;
+      if (!openCheckpoint(note, this.origin, this.publicKey).rootHash.equals(this.frontier.root())) {
+        return `the log does not match checkpoint ${cp.id}`;
+      }
+    }
+    return null;
+  }
+
+  private onTimer(): void {
+    if (this.closed) return;
+    try {
+      this.checkpoint();
+    } catch {
+      // A failed periodic checkpoint is retried on the next tick; appends report store failures themselves.
+    }
+  }
+
+  // -------------------------------------------------------------------------
+  // Write path
+
+  get size(): number {
+    return this.frontier.size;
+  }
+
+  append(event: GatewayEvent): Promise<StoredEvent> {
+    // Fail closed: a closed, read-only or overloaded log refuses, and the caller refuses the statement.
+    if (this.closed || !this.writable || this.pending.length >= this.maxPending) return Promise.reject(auditUnavailable());
+    return new Promise<StoredEvent>((resolve, reject) => {
+      this.pending.push({ event, resolve, reject });
+      this.schedule();
+    });
+  }
+
+  private schedule(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    if (this.batchWindowMs > 0) setTimeout(() => this.flush(), this.batchWindowMs);
+    else setImmediate(() => this.flush());
+  }
+
+  /** Write every pending append now, in one transaction. */
+  flush(): void {
+    this.flushScheduled = false;
+    const batch = this.pending;
+    if (batch.length === 0) return;
+    this.pending = [];
+    const f = this.frontier.clone();
+    const seals: SealedEvent[] = [];
+    const accepted: Pending[] = [];
+    for (const item of batch) {
+      let s: SealedEvent;
+      try {
+        s = sealEvent(item.event, f.size + 1, this.instance);
+      } catch (e) {
+        // An event JSON cannot represent (NaN, cycles…) is refused alone; the others go on.
+        item.reject(auditUnavailable(e));
+        continue;
+      }
+      f.append(s.leafHash);
+      seals.push(s);
+      accepted.push(item);
+    }
+    if (seals.length === 0) return;
+    try {
+      this.commit(seals, f, false);
+    } catch (e) {
+      const err = auditUnavailable(e);
+      for (const item of accepted) item.reject(err);
+      return;
+    }
+    accepted.forEach((item, i) => item.resolve({ ...item.event, seq: seals[i]!.envelope.seq } as StoredEvent));
+  }
+
+  /**
+   * Commit sealed entries whose tree is `f` (already containing them), with
+   * a checkpoint when one is due or forced. Memory state changes only after
+   * COMMIT succeeded.
+   */
+  private commit(seals: readonly SealedEvent[], f: MerkleFrontier, forceCheckpoint: boolean, before?: () => void): void {
+    if (this.closed) throw new Error('audit log is closed');
+    const lastSize = this.lastCheckpoint?.size ?? 0;
+    const due = f.size > lastSize && (forceCheckpoint || f.size - lastSize >= this.every.entries);
+    let note: string | null = null;
+    let body = '';
+    if (due) {
+      note = signCheckpoint(
+        {
+          origin: this.origin,
+          size: f.size,
+          rootHash: f.root(),
+          time: Math.floor(this.clock.now() / 1000),
+          ...(this.lastCheckpoint ? { prev: checkpointBodyHash(this.lastCheckpoint.body) } : {}),
+        },
+        this.requireKey(),
+      );
+      body = note.slice(0, note.lastIndexOf('\n\n') + 1);
+    }
+    const id = this.commitTx(seals, f, note, before);
+    this.frontier = f;
+    if (id !== null) this.lastCheckpoint = { id, size: f.size, body };
+  }
+
+  private requireKey(): KeyObject {
+    if (!this.privateKey || !this.writable) throw new GatewayError('GW_CONFIG_INVALID', 'audit log is open for inspection only');
+    return this.privateKey;
+  }
+
+  /** Sign a checkpoint now if entries were added since the last one. Returns the newest checkpoint. */
+  checkpoint(): CheckpointInfo | null {
+    if (this.writable && !this.closed) {
+      this.flush();
+      if (this.frontier.size > (this.lastCheckpoint?.size ?? 0)) this.commit([], this.frontier.clone(), true);
+    }
+    return this.latestCheckpoint();
+  }
+
+  // -------------------------------------------------------------------------
+  // Reading
+
+  latestCheckpoint(): CheckpointInfo | null {
+    const row = this.db.prepare('SELECT id, body FROM checkpoints ORDER BY id DESC LIMIT 1').get() as { id: number; body: string } | undefined;
+    return row ? this.checkpointInfo(row) : null;
+  }
+
+  private checkpointInfo(row: { id: number; body: string }): CheckpointInfo {
+    const cp: Checkpoint = openCheckpoint(row.body, this.origin, this.publicKey);
+    return { id: row.id, size: cp.size, root: cp.rootHash.toString('hex'), time: cp.time, note: row.body };
+  }
+
+  /**
+   * Events rebuilt from envelope + payload, in sequence order. Rows whose
+   * envelope no longer parses are skipped: `verify` is what reports them.
+   */
+  query(filter: QueryFilter = {}): StoredEvent[] {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (filter.sessionId !== undefined) {
+      where.push('e.session_id = ?');
+      args.push(filter.sessionId);
+    }
+    if (filter.types !== undefined) {
+      if (filter.types.length === 0) return [];
+      where.push(`e.type IN (${filter.types.map(() => '?').join(', ')})`);
+      args.push(...filter.types);
+    }
+    if (filter.since !== undefined) {
+      where.push('e.time >= ?');
+      args.push(Math.trunc(filter.since));
+    }
+    if (filter.until !== undefined) {
+      where.push('e.time <= ?');
+      args.push(Math.trunc(filter.until));
+    }
+    if (filter.afterSeq !== undefined) {
+      where.push('e.seq > ?');
+      args.push(filter.afterSeq);
+    }
+    const sql =
+      'SELECT e.body AS body, p.body AS pbody FROM envelopes e LEFT JOIN payloads p ON p.seq = e.seq' +
+      (where.length ? ` WHERE ${where.join(' AND ')}` : '') +
+      ' ORDER BY e.seq LIMIT ?';
+    args.push(filter.limit ?? -1);
+    const out: StoredEvent[] = [];
+    for (const row of this.db.prepare(sql).iterate(...args) as Iterable<{ body: string; pbody: string | null }>) {
+      try {
+        out.push(openEvent(parseEnvelope(row.body), row.pbody));
+      } catch {
+        /* see doc comment */
+      }
+    }
+    return out;
+  }
+
+  /** Verify the whole live store (see core/audit/verify.ts for what is checked). */
+  verify(): VerifyResult {
+    if (this.writable && !this.closed) this.flush();
+    const records = (this.db.prepare('SELECT seq, body, leaf_hash FROM envelopes ORDER BY seq').all() as { seq: number; body: string; leaf_hash: Buffer }[]).map(
+      (r) => ({ seq: r.seq, envelope: r.body, leafHash: r.leaf_hash }),
+    );
+    const payloads = (this.db.prepare('SELECT seq, class, salt, body FROM payloads ORDER BY seq').all() as { seq: number; class: string; salt: Buffer; body: string }[]).map(
+      (p) => ({ seq: p.seq, class: p.class, salt: p.salt, body: p.body }),
+    );
+    const checkpoints = (this.db.prepare('SELECT id, body FROM checkpoints ORDER BY id').all() as { id: number; body: string }[]).map((c) => ({
+      id: c.id,
+      note: c.body,
+    }));
+    const st = this.db.prepare('SELECT size FROM tree_state WHERE id = 1').get() as { size: number } | undefined;
+    return verifyLog({
+      origin: this.origin,
+      publicKey: this.publicKey,
+      records,
+      payloads,
+      checkpoints,
+      claimedSize: st?.size ?? 0,
+    });
+  }
+
+  /** An inclusion proof for entry `seq` against the newest checkpoint (signing one first if `seq` is not yet covered). */
+  prove(seq: number): InclusionProof {
+    if (!Number.isSafeInteger(seq) || seq < 1) throw new RangeError(`no entry ${seq}`);
+    let cp = this.latestCheckpoint();
+    if ((!cp || cp.size < seq) && this.writable) cp = this.checkpoint();
+    if (!cp || cp.size < seq) throw new RangeError(`entry ${seq} is not covered by a checkpoint`);
+    const tree = MerkleTree.fromLeafHashes(this.leafHashes(cp.size));
+    if (tree.size < cp.size) throw new Error(`the store holds only ${tree.size} leaves, checkpoint ${cp.id} signs ${cp.size}`);
+    const env = this.db.prepare('SELECT body FROM envelopes WHERE seq = ?').get(seq) as { body: string };
+    const pay = this.db.prepare('SELECT class, salt, body FROM payloads WHERE seq = ?').get(seq) as { class: string; salt: Buffer; body: string } | undefined;
+    return {
+      format: PROOF_FORMAT,
+      origin: this.origin,
+      seq,
+      leafIndex: seq - 1,
+      treeSize: cp.size,
+      leafHash: tree.leafHash(seq - 1).toString('hex'),
+      envelope: env.body,
+      ...(pay ? { payload: { class: pay.class, salt: pay.salt.toString('hex'), body: pay.body } } : {}),
+      path: tree.inclusionProof(seq - 1, cp.size).map((h) => h.toString('hex')),
+      checkpoint: cp.note,
+    };
+  }
+
+  /** Stored leaf hashes of entries 1..size, stopping at the first gap. */
+  private *leafHashes(size: number): Generator<Buffer> {
+    let next = 1;
+    for (const r of this.db.prepare('SELECT seq, leaf_hash FROM envelopes WHERE seq <= ? ORDER BY seq').iterate(size) as Iterable<{ seq: number; leaf_hash: Buffer }>) {
+      if (r.seq !== next++) return;
+      yield r.leaf_hash;
+    }
+  }
+
+  /**
+   * Write an evidence bundle (see docs/audit.md). In write mode a checkpoint
+   * is signed first so the bundle can cover every entry written so far.
+   */
+  exportBundle(opts: ExportOptions): ExportSummary {
+    if (this.writable) this.checkpoint();
+    return writeBundle(this.db, {
+      origin: this.origin,
+      instance: this.instance,
+      privateKey: this.privateKey,
+      publicKey: this.publicKey,
+      now: this.clock.now(),
+    }, opts);
+  }
+
+  /**
+   * Remove payloads older than their class's retention (seconds; classes
+   * without a rule are kept) and append a `retention.run` event listing
+   * them, in one transaction. Throws GW_EVENT_STORE_UNAVAILABLE if the
+   * store cannot be written.
+   */
+  applyRetention(rules: Readonly<Record<string, number>>, now: number = this.clock.now()): RetentionResult {
+    for (const [cls, secs] of Object.entries(rules)) {
+      if (!Number.isFinite(secs) || secs < 0) throw new RangeError(`retention for ${cls} must be a non-negative number of seconds`);
+    }
+    this.requireKey();
+    this.flush();
+    const seqs: number[] = [];
+    const select = this.db.prepare(
+      'SELECT p.seq AS seq FROM payloads p JOIN envelopes e ON e.seq = p.seq WHERE p.class = ? AND e.time <= ? ORDER BY p.seq',
+    );
+    for (const [cls, secs] of Object.entries(rules)) {
+      for (const r of select.iterate(cls, Math.floor(now - secs * 1000)) as Iterable<{ seq: number }>) seqs.push(r.seq);
+    }
+    seqs.sort((a, b) => a - b);
+    const ranges: [number, number][] = [];
+    for (const s of seqs) {
+      const last = ranges[ranges.length - 1];
+      if (last && last[1] === s - 1) last[1] = s;
+      else ranges.push([s, s]);
+    }
+    const chunks: [number, number][][] = [];
+    for (let i = 0; i < ranges.length; i += MAX_RANGES_PER_EVENT) chunks.push(ranges.slice(i, i + MAX_RANGES_PER_EVENT));
+    if (chunks.length === 0) chunks.push([]);
+    const events: GatewayEvent[] = chunks.map((chunk) => ({
+      type: 'retention.run',
+      time: now,
+      rules: { ...rules },
+      expired: chunk.reduce((n, [a, b]) => n + b - a + 1, 0),
+      expiredRanges: chunk,
+    }));
+    const f = this.frontier.clone();
+    const seals = events.map((ev) => {
+      const s = sealEvent(ev, f.size + 1, this.instance);
+      f.append(s.leafHash);
+      return s;
+    });
+    const del = this.db.prepare('DELETE FROM payloads WHERE seq BETWEEN ? AND ?');
+    try {
+      this.commit(seals, f, false, () => {
+        for (const [a, b] of ranges) del.run(a, b);
+      });
+    } catch (e) {
+      throw auditUnavailable(e);
+    }
+    return {
+      events: events.map((ev, i) => ({ ...ev, seq: seals[i]!.envelope.seq }) as StoredEvent),
+      expired: seqs.length,
+      expiredRanges: ranges,
+    };
+  }
+
+  publicKeyPem(): string {
+    return publicKeyPem(this.publicKey);
+  }
+
+  /** The signed-note verifier key (`name+keyid+base64`), for witnesses and note tooling. */
+  verifierKey(): string {
+    return verifierKey(this.origin, this.publicKey);
+  }
+
+  /** Write pending appends, sign a final checkpoint, close the database. */
+  close(): void {
+    if (this.closed) return;
+    if (this.timer) clearInterval(this.timer);
+    try {
+      if (this.writable) this.checkpoint();
+    } finally {
+      this.closed = true;
+      // Anything still queued (the flush above failed) is refused, never dropped silently.
+      for (const p of this.pending.splice(0)) p.reject(auditUnavailable());
+      this.db.close();
+    }
+  }
+}

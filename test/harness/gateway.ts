@@ -1,0 +1,143 @@
+// Runs the real `gatehouse` CLI as a child process against a config file in a
+// temp dir, the way an operator would: `gatehouse vault set`, then
+// `gatehouse up --config`. Tokens come from the dev issuer key in that state dir.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { DevIssuer } from '../../src/infra/idp/dev-issuer.ts';
+import { freePort } from './ports.ts';
+import { runOk, childEnv } from './run.ts';
+import { onExitCleanup } from './cleanup.ts';
+
+export const CLI = resolve(import.meta.dirname, '../../bin/gatehouse.js');
+
+export interface TestGateway {
+  readonly port: number;
+  readonly dir: string;
+  readonly stateDir: string;
+  readonly configFile: string;
+  readonly masterKey: string;
+  readonly child: ChildProcess;
+  /** Everything the process wrote so far. */
+  output(): string;
+  token(opts?: { sub?: string; groups?: string[]; claims?: Record<string, unknown>; ttlSeconds?: number }): Promise<string>;
+  /** Resident set size of the Gatehouse process, in bytes (from /proc). */
+  rss(): Promise<number>;
+  /** Send a signal and wait for exit; resolves with the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+  /** Rows of the event store. */
+  events(): Promise<{ seq: number; type: string; body: Record<string, unknown> }[]>;
+}
+
+export interface GatewayTarget {
+  host: string;
+  port: number;
+  database: string;
+  user: string;
+  password?: string;
+  tls?: 'disable' | 'prefer' | 'require' | 'verify-full';
+}
+
+export async function startGatehouse(
+  target: GatewayTarget,
+  opts: { extraYaml?: string; allowGroups?: string[]; connectionName?: string; postgresYaml?: string; issuersYaml?: string } = {},
+): Promise<TestGateway> {
+  const dir = await mkdtemp(join(tmpdir(), 'gatehouse-test-'));
+  const stateDir = join(dir, 'state');
+  const port = await freePort();
+  const masterKey = randomBytes(32).toString('base64');
+  const name = opts.connectionName ?? 'customers';
+  const configFile = join(dir, 'gatehouse.yaml');
+  await writeFile(
+    configFile,
+    `listen: { postgres: 127.0.0.1:${port} }
+state: ./state
+log: { level: debug }
+identity:
+  dev: true
+${opts.issuersYaml ?? ''}
+${opts.postgresYaml ?? ''}
+limits: { shutdownGraceSeconds: 5 }
+connections:
+  - name: ${name}
+    protocol: postgres
+    upstream: { host: ${target.host}, port: ${target.port}, database: ${target.database}, user: ${target.user}, ${target.password ? `password: "vault:${name}-db",` : ''} tls: ${target.tls ?? 'prefer'} }
+    allow: { groups: [${(opts.allowGroups ?? ['agents']).join(', ')}] }
+${opts.extraYaml ?? ''}`,
+  );
+  const env = childEnv({ GATEHOUSE_MASTER_KEY: masterKey });
+  if (target.password) {
+    await runOk(process.execPath, [CLI, 'vault', 'set', `${name}-db`, '--config', configFile], { env, input: target.password + '\n', timeoutMs: 60_000 });
+  }
+  const child = spawn(process.execPath, [CLI, 'up', '--config', configFile], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const removeCleanup = onExitCleanup(() => {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  await new Promise<void>((res, rej) => {
+    const t = setTimeout(() => rej(new Error(`gatehouse did not start in 60s:\n${out}`)), 60_000);
+    const check = (): void => {
+      if (out.includes('Gatehouse is running')) {
+        clearTimeout(t);
+        res();
+      }
+    };
+    child.stdout!.on('data', check);
+    void exited.then((code) => {
+      clearTimeout(t);
+      rej(new Error(`gatehouse exited with ${code} during start:\n${out}`));
+    });
+  });
+  let issuer: DevIssuer | null = null;
+  return {
+    port,
+    dir,
+    stateDir,
+    configFile,
+    masterKey,
+    child,
+    output: () => out,
+    async token(o = {}) {
+      issuer ??= await DevIssuer.load(stateDir);
+      return issuer.sign({ sub: o.sub ?? 'ci-bot', groups: o.groups ?? ['agents'], claims: o.claims ?? {}, ttlSeconds: o.ttlSeconds ?? 900 });
+    },
+    async rss() {
+      const status = await readFile(`/proc/${child.pid}/status`, 'utf8');
+      const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? NaN);
+      return kb * 1024;
+    },
+    async stop(signal: NodeJS.Signals = 'SIGTERM') {
+      if (child.exitCode === null) child.kill(signal);
+      const t = setTimeout(() => child.kill('SIGKILL'), 20_000);
+      const code = await exited;
+      clearTimeout(t);
+      removeCleanup();
+      return code;
+    },
+    async events() {
+      const { default: Database } = await import('better-sqlite3');
+      const db = new Database(join(stateDir, 'gatehouse.db'), { readonly: true, fileMustExist: true });
+      try {
+        return readEvents(db);
+      } finally {
+        db.close();
+      }
+    },
+  };
+}
+
+/** Event rows, whatever the store's layout: one place to adapt when the audit log lands. */
+function readEvents(db: import('better-sqlite3').Database): { seq: number; type: string; body: Record<string, unknown> }[] {
+  const rows = db.prepare('SELECT seq, type, body FROM events ORDER BY seq').all() as { seq: number; type: string; body: string }[];
+  return rows.map((r) => ({ seq: r.seq, type: r.type, body: JSON.parse(r.body) as Record<string, unknown> }));
+}
+
+export async function removeDir(dir: string): Promise<void> {
+  await rm(dir, { recursive: true, force: true });
+}
