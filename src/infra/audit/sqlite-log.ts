@@ -142,6 +142,7 @@ export class AuditLog implements EventSink {
   private flushScheduled = false;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
+  private readonly counters = { batches: 0, appended: 0, refused: 0, checkpoints: 0, largestBatch: 0 };
 
   private readonly stmt: {
     insEnvelope: Database.Statement;
@@ -188,7 +189,7 @@ export class AuditLog implements EventSink {
       }
       this.stmt.putState.run(f.size, f.serialize());
       if (note === null) return null;
-      return Number(this.stmt.insCheckpoint.run(f.size, f.root(), note.slice(0, note.length)).lastInsertRowid);
+      return Number(this.stmt.insCheckpoint.run(f.size, f.root(), note).lastInsertRowid);
     });
 
     const state = this.loadState();
@@ -310,7 +311,10 @@ export class AuditLog implements EventSink {
 
   append(event: GatewayEvent): Promise<StoredEvent> {
     // Fail closed: a closed, read-only or overloaded log refuses, and the caller refuses the statement.
-    if (this.closed || !this.writable || this.pending.length >= this.maxPending) return Promise.reject(auditUnavailable());
+    if (this.closed || !this.writable || this.pending.length >= this.maxPending) {
+      this.counters.refused++;
+      return Promise.reject(auditUnavailable());
+    }
     return new Promise<StoredEvent>((resolve, reject) => {
       this.pending.push({ event, resolve, reject });
       this.schedule();
@@ -351,9 +355,13 @@ export class AuditLog implements EventSink {
       this.commit(seals, f, false);
     } catch (e) {
       const err = auditUnavailable(e);
+      this.counters.refused += accepted.length;
       for (const item of accepted) item.reject(err);
       return;
     }
+    this.counters.batches++;
+    this.counters.appended += seals.length;
+    this.counters.largestBatch = Math.max(this.counters.largestBatch, seals.length);
     accepted.forEach((item, i) => item.resolve({ ...item.event, seq: seals[i]!.envelope.seq } as StoredEvent));
   }
 
@@ -383,7 +391,15 @@ export class AuditLog implements EventSink {
     }
     const id = this.commitTx(seals, f, note, before);
     this.frontier = f;
-    if (id !== null) this.lastCheckpoint = { id, size: f.size, body };
+    if (id !== null) {
+      this.lastCheckpoint = { id, size: f.size, body };
+      this.counters.checkpoints++;
+    }
+  }
+
+  /** Counters since open (for metrics and tests). */
+  stats(): { batches: number; appended: number; refused: number; checkpoints: number; largestBatch: number; pending: number; size: number } {
+    return { ...this.counters, pending: this.pending.length, size: this.frontier.size };
   }
 
   private requireKey(): KeyObject {

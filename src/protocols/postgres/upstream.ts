@@ -124,6 +124,8 @@ export async function openUpstream(opts: {
           const auth = decodeAuthentication(payload);
           switch (auth.kind) {
             case 'ok':
+              // A server that skips SASLFinal would skip proving it knows the verifier: refuse.
+              if (scram && !scram.serverVerified) throw authFailed(connectionName, 'upstream ended SCRAM without proving the server signature');
               break;
             case 'cleartext':
               socket.write(encodePassword(secret(spec, connectionName)));
@@ -135,7 +137,8 @@ export async function openUpstream(opts: {
               if (!auth.mechanisms.includes('SCRAM-SHA-256')) {
                 throw authFailed(connectionName, `no supported SASL mechanism (offered: ${auth.mechanisms.join(', ')})`);
               }
-              scram = new ScramClient(secret(spec, connectionName));
+              // Bound the PBKDF2 work an upstream can ask for (it blocks the event loop, ~0.2 s per million).
+              scram = new ScramClient(secret(spec, connectionName), undefined, { maxIterations: 1_000_000 });
               socket.write(encodeSASLInitialResponse('SCRAM-SHA-256', scram.clientFirstMessage()));
               break;
             }

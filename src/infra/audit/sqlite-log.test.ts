@@ -1,0 +1,258 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { generateKeyPairSync } from 'node:crypto';
+import Database from 'better-sqlite3';
+import { isGatewayError } from '../../shared/errors.ts';
+import { sampleEvents } from '../../core/audit/test-support.ts';
+import type { GatewayEvent } from '../../core/audit/events.ts';
+import { AuditLog, AUDIT_DB_FILE } from './sqlite-log.ts';
+import { verifyBundle, verifyProof, verifyEvidence } from './bundle.ts';
+import { loadOrCreateSigningKey, publicKeyPem } from './keys.ts';
+import { ORIGIN, dbOf, openLog, tempDir, testKey } from './test-support.ts';
+
+const PUB = publicKeyPem(testKey);
+const events = sampleEvents();
+const ev = (i: number): GatewayEvent => events[i % events.length]!;
+
+test('append → durable, contiguous seq; query rebuilds the events; verify passes', async () => {
+  const dir = tempDir();
+  const log = openLog(dir, { checkpointEvery: { entries: 4, seconds: 3600 } });
+  const stored = [];
+  for (let i = 0; i < 9; i++) stored.push(await log.append(ev(i)));
+  assert.deepEqual(stored.map((s) => s.seq), [1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  // Durable: another connection sees every resolved entry.
+  const other = new Database(join(dir, AUDIT_DB_FILE), { readonly: true });
+  assert.equal((other.prepare('SELECT count(*) AS n FROM envelopes').get() as { n: number }).n, 9);
+  other.close();
+  const back = log.query();
+  assert.deepEqual(back, events.map((e, i) => ({ ...e, seq: i + 1 })));
+  assert.deepEqual(log.query({ sessionId: 's1', types: ['statement.started'] }).map((e) => e.seq), [4]);
+  assert.deepEqual(log.query({ afterSeq: 7 }).map((e) => e.seq), [8, 9]);
+  assert.deepEqual(log.query({ limit: 2 }).map((e) => e.seq), [1, 2]);
+  const r = log.verify();
+  assert.equal(r.ok, true, JSON.stringify(r.firstError));
+  assert.equal(r.checked.checkpoints, 2);
+  assert.equal(r.checked.unanchored, 1);
+  log.close();
+  const reopened = openLog(dir, { mode: 'inspect' });
+  const r2 = reopened.verify();
+  assert.equal(r2.ok, true);
+  assert.equal(r2.checked.unanchored, 0); // close() signed the tail
+  reopened.close();
+});
+
+test('group commit: many concurrent appends share a few transactions, all durable, contiguous', async () => {
+  const dir = tempDir();
+  const log = openLog(dir, { checkpointEvery: { entries: 1000, seconds: 3600 } });
+  const n = 5000;
+  const results = await Promise.all(Array.from({ length: n }, (_, i) => log.append(ev(i))));
+  const seqs = results.map((r) => r.seq).sort((a, b) => a - b);
+  assert.deepEqual(seqs, Array.from({ length: n }, (_, i) => i + 1));
+  const st = log.stats();
+  assert.equal(st.appended, n);
+  assert.ok(st.batches <= 3, `expected batching, got ${st.batches} transactions`);
+  // Checkpoints are cut at batch boundaries once `entries` is reached.
+  assert.ok(st.checkpoints >= 1);
+  assert.equal(log.verify().ok, true);
+  log.close();
+});
+
+test('failure path: a store that cannot be written rejects every append of the batch with GW_EVENT_STORE_UNAVAILABLE, then recovers', async () => {
+  const dir = tempDir();
+  const log = openLog(dir);
+  await log.append(ev(0));
+  dbOf(log).pragma('query_only = ON'); // the store refuses writes
+  const attempts = await Promise.allSettled([log.append(ev(1)), log.append(ev(2)), log.append(ev(3))]);
+  for (const a of attempts) {
+    assert.equal(a.status, 'rejected');
+    const err = (a as PromiseRejectedResult).reason;
+    assert.ok(isGatewayError(err));
+    assert.equal(err.code, 'GW_EVENT_STORE_UNAVAILABLE');
+    assert.equal(err.clientSafe, true);
+    assert.equal(err.message, 'audit log unavailable: statement refused');
+  }
+  dbOf(log).pragma('query_only = OFF');
+  // The tree did not advance for the failed batch: the next entry is 2.
+  assert.equal((await log.append(ev(4))).seq, 2);
+  assert.equal(log.verify().ok, true);
+  // A closed database: refused too.
+  dbOf(log).close();
+  await assert.rejects(log.append(ev(5)), (e: unknown) => isGatewayError(e) && e.code === 'GW_EVENT_STORE_UNAVAILABLE');
+});
+
+test('appends after close() are refused; inspect mode refuses appends', async () => {
+  const dir = tempDir();
+  const log = openLog(dir);
+  await log.append(ev(0));
+  log.close();
+  await assert.rejects(log.append(ev(1)), (e: unknown) => isGatewayError(e) && e.code === 'GW_EVENT_STORE_UNAVAILABLE');
+  const ro = openLog(dir, { mode: 'inspect' });
+  await assert.rejects(ro.append(ev(1)), (e: unknown) => isGatewayError(e) && e.code === 'GW_EVENT_STORE_UNAVAILABLE');
+  ro.close();
+});
+
+test('reopen continues the same tree and checkpoint chain', async () => {
+  const dir = tempDir();
+  for (let round = 0; round < 3; round++) {
+    const log = openLog(dir, { checkpointEvery: { entries: 3, seconds: 3600 } });
+    for (let i = 0; i < 5; i++) assert.equal((await log.append(ev(i))).seq, round * 5 + i + 1);
+    log.close();
+  }
+  const log = openLog(dir);
+  const r = log.verify();
+  assert.equal(r.ok, true, JSON.stringify(r.firstError));
+  assert.equal(r.checked.treeSize, 15);
+  log.close();
+});
+
+test('recovery after kill -9 under load: everything acknowledged is there, the tree continues, verify passes', async () => {
+  const dir = tempDir();
+  const child = spawnSync(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'crash-child.ts'), dir], {
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  assert.equal(child.signal, 'SIGKILL', child.stderr);
+  const acked = child.stdout.split('\n').filter(Boolean).map(Number);
+  assert.ok(acked.length > 100, `child acknowledged only ${acked.length} appends`);
+  const log = openLog(dir, { signingKey: loadOrCreateSigningKey(dir, {}).privateKey });
+  assert.ok(log.size >= Math.max(...acked), `acknowledged ${Math.max(...acked)} but only ${log.size} survived`);
+  const next = await log.append(ev(0));
+  assert.equal(next.seq, log.size);
+  const r = log.verify();
+  assert.equal(r.ok, true, JSON.stringify(r.firstError));
+  log.close();
+});
+
+test('a log truncated below its last checkpoint refuses to start; inspect + verify names it', async () => {
+  const dir = tempDir();
+  const log = openLog(dir);
+  for (let i = 0; i < 10; i++) await log.append(ev(i));
+  log.close();
+  const db = new Database(join(dir, AUDIT_DB_FILE));
+  db.prepare('DELETE FROM envelopes WHERE seq > 8').run();
+  db.prepare('UPDATE tree_state SET size = 8').run();
+  db.close();
+  assert.throws(() => openLog(dir), (e: unknown) => isGatewayError(e) && e.code === 'GW_EVENT_STORE_UNAVAILABLE' && /truncated/.test(e.message));
+  const ro = openLog(dir, { mode: 'inspect' });
+  const r = ro.verify();
+  assert.equal(r.ok, false);
+  assert.equal(r.firstError?.seq, 9);
+  assert.match(r.firstError!.problem, /tail truncated/);
+  ro.close();
+});
+
+test('a checkpoint signed by another key is refused at start and named by verify', async () => {
+  const dir = tempDir();
+  const log = openLog(dir);
+  await log.append(ev(0));
+  log.close();
+  const other = generateKeyPairSync('ed25519').privateKey;
+  assert.throws(() => openLog(dir, { signingKey: other }), /another key/);
+});
+
+test('retention removes expired payloads, records the run, and verification reports them as expired', async () => {
+  const dir = tempDir();
+  const log = openLog(dir, { checkpointEvery: { entries: 5, seconds: 3600 } });
+  const t0 = 1_700_000_000_000;
+  const old = sampleEvents(t0);
+  for (const e of old) await log.append(e);
+  for (const e of sampleEvents(t0 + 86_400_000)) await log.append(e);
+  const res = log.applyRetention({ statement: 3600 }, t0 + 86_400_000);
+  // Old statement payloads: statement.started (4), statement.finished with error (6), statement.denied (7).
+  assert.deepEqual(res.expiredRanges, [[4, 4], [6, 7]]);
+  assert.equal(res.expired, 3);
+  assert.equal(res.events[0]!.type, 'retention.run');
+  assert.equal(res.events[0]!.seq, 19);
+  const r = log.verify();
+  assert.equal(r.ok, true, JSON.stringify(r.firstError));
+  assert.equal(r.checked.payloadsExpired, 3);
+  assert.deepEqual(r.expired, [
+    { from: 4, to: 4, class: 'statement', by: 19 },
+    { from: 6, to: 7, class: 'statement', by: 19 },
+  ]);
+  const q = log.query({ types: ['statement.started'] });
+  assert.equal(q[0]!.payloadExpired, true);
+  assert.equal(q[1]!.payloadExpired, undefined);
+  // A slice that ends before the retention run still proves the removal.
+  const out = join(tempDir(), 'bundle');
+  log.exportBundle({ outDir: out, fromSeq: 3, toSeq: 6 });
+  const vb = verifyBundle(out, PUB);
+  assert.equal(vb.ok, true, JSON.stringify(vb.problems));
+  assert.equal(vb.checked.payloadsExpired, 3);
+  log.close();
+});
+
+test('export → verify-bundle, full and partial, by time and by seq', async () => {
+  const dir = tempDir();
+  const log = openLog(dir, { checkpointEvery: { entries: 4, seconds: 3600 } });
+  for (let i = 0; i < 30; i++) await log.append({ ...ev(i), time: 1_000_000 + i * 1000 } as GatewayEvent);
+  const full = join(tempDir(), 'full');
+  const s = log.exportBundle({ outDir: full });
+  assert.equal(s.firstSeq, 1);
+  assert.equal(s.lastSeq, 30);
+  const v = verifyBundle(full, PUB);
+  assert.equal(v.ok, true, JSON.stringify(v.problems));
+  assert.equal(v.checked.entries, 30);
+  const part = join(tempDir(), 'part');
+  const sp = log.exportBundle({ outDir: part, from: 1_000_000 + 10_000, to: 1_000_000 + 17_000 });
+  assert.equal(sp.firstSeq, 11);
+  assert.equal(sp.lastSeq, 20); // widened to the checkpoint at 20
+  const vp = verifyBundle(part, PUB);
+  assert.equal(vp.ok, true, JSON.stringify(vp.problems));
+  assert.equal(vp.checked.firstSeq, 11);
+  assert.ok(vp.checked.consistencyProofs >= 3);
+  // Another key does not verify.
+  const wrong = publicKeyPem(generateKeyPairSync('ed25519').privateKey);
+  assert.equal(verifyBundle(full, wrong).ok, false);
+  assert.equal(verifyEvidence(full, PUB).kind, 'bundle');
+  log.close();
+});
+
+test('prove → verifyProof (alone, offline); tampering with the proof is caught', async () => {
+  const dir = tempDir();
+  const log = openLog(dir, { checkpointEvery: { entries: 7, seconds: 3600 } });
+  for (let i = 0; i < 20; i++) await log.append(ev(i));
+  const proof = log.prove(4);
+  const json = JSON.stringify(proof);
+  const ok = verifyProof(json, PUB);
+  assert.equal(ok.ok, true, ok.problem);
+  assert.equal(ok.payload, 'verified');
+  assert.equal((ok.event as { statement?: string }).statement, (events[3] as { statement: string }).statement);
+  const file = join(tempDir(), 'proof.json');
+  writeFileSync(file, json);
+  assert.equal(verifyEvidence(file, PUB).result.ok, true);
+  const bad1 = { ...proof, envelope: proof.envelope.replace('orders-db', 'orders-dc') };
+  assert.equal(verifyProof(JSON.stringify(bad1), PUB).ok, false);
+  const bad2 = { ...proof, path: [...proof.path].reverse() };
+  assert.equal(verifyProof(JSON.stringify(bad2), PUB).ok, false);
+  const bad3 = { ...proof, payload: { ...proof.payload!, body: proof.payload!.body.replace('ann', 'bob') } };
+  assert.match(verifyProof(JSON.stringify(bad3), PUB).problem!, /commitment/);
+  log.close();
+});
+
+test('signing key: generated 0600 in the state dir, reused, or from GATEHOUSE_AUDIT_KEY (PEM or path)', () => {
+  const dir = tempDir();
+  const a = loadOrCreateSigningKey(dir, {});
+  assert.equal(a.source, 'generated');
+  assert.equal(statSync(join(dir, 'audit-key.pem')).mode & 0o777, 0o600);
+  const b = loadOrCreateSigningKey(dir, {});
+  assert.equal(b.source, 'state-file');
+  assert.equal(publicKeyPem(a.publicKey), publicKeyPem(b.publicKey));
+  const pem = readFileSync(join(dir, 'audit-key.pem'), 'utf8');
+  assert.equal(loadOrCreateSigningKey(tempDir(), { GATEHOUSE_AUDIT_KEY: pem }).source, 'env-pem');
+  assert.equal(loadOrCreateSigningKey(tempDir(), { GATEHOUSE_AUDIT_KEY: join(dir, 'audit-key.pem') }).source, 'env-path');
+  assert.throws(() => loadOrCreateSigningKey(tempDir(), { GATEHOUSE_AUDIT_KEY: '/nonexistent/key.pem' }), /cannot read/);
+  const rsa = generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
+  assert.throws(() => loadOrCreateSigningKey(tempDir(), { GATEHOUSE_AUDIT_KEY: rsa }), /Ed25519/);
+});
+
+test('the origin must match: a log opened under another key name refuses the old checkpoints', async () => {
+  const dir = tempDir();
+  const log = AuditLog.open({ stateDir: dir, instance: 'x', signingKey: testKey, keyName: ORIGIN });
+  await log.append(ev(0));
+  log.close();
+  assert.throws(() => AuditLog.open({ stateDir: dir, instance: 'x', signingKey: testKey, keyName: 'other.origin/audit' }));
+});
