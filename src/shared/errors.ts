@@ -34,6 +34,28 @@ export type ErrorCode =
   | 'GW_VAULT_CORRUPT'
   | 'GW_CONFIG_INVALID'
   | 'GW_DEV_ISSUER_DISABLED'
+  // Approvals and just-in-time grants (issue 6).
+  | 'GW_APPROVAL_NOT_FOUND'
+  | 'GW_APPROVAL_INVALID'
+  | 'GW_APPROVAL_NOT_HUMAN'
+  | 'GW_APPROVAL_NOT_APPROVER'
+  | 'GW_APPROVAL_SELF'
+  | 'GW_APPROVAL_ALREADY_VOTED'
+  | 'GW_APPROVAL_NOT_PENDING'
+  | 'GW_APPROVAL_REASON_REQUIRED'
+  | 'GW_APPROVAL_CONFLICT'
+  | 'GW_APPROVAL_LIMIT'
+  | 'GW_GRANT_NOT_FOUND'
+  | 'GW_GRANT_UNAVAILABLE'
+  | 'GW_GRANT_FORBIDDEN'
+  | 'GW_GRANT_NOT_PENDING'
+  | 'GW_GRANT_ENDED'
+  // Admin API request validation.
+  | 'GW_API_BAD_REQUEST'
+  | 'GW_API_NOT_FOUND'
+  // Masking (issue 4): a value that cannot be masked, or a statement refused by the inference guard.
+  | 'GW_MASKING_UNSUPPORTED'
+  | 'GW_MASKING_REFUSED'
   | 'GW_INTERNAL';
 
 export class GatewayError extends Error {

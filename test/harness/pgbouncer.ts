@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { onExitCleanup, processAlive, spawnWatchdog } from './cleanup.ts';
 import { freePort } from './ports.ts';
-import { asPostgresUser, childEnv, isRoot, pgbouncerBin, runOk } from './run.ts';
+import { asPostgresUser, childEnv, isRoot, pgbouncerBin, postgresIds } from './run.ts';
 
 export interface PgbouncerTarget {
   host: string;
@@ -79,14 +79,8 @@ export async function startPgbouncer(target: PgbouncerTarget, opts: PgbouncerOpt
   const logFile = join(root, 'pgbouncer.log');
   const startTimeoutMs = opts.startTimeoutMs ?? 30_000;
 
-  let ids: { uid: number; gid: number } | undefined;
-  if (isRoot) {
-    ids = {
-      uid: Number((await runOk('id', ['-u', 'postgres'])).stdout.trim()),
-      gid: Number((await runOk('id', ['-g', 'postgres'])).stdout.trim()),
-    };
-    await chown(root, ids.uid, ids.gid);
-  }
+  const ids = isRoot ? await postgresIds() : undefined;
+  if (ids) await chown(root, ids.uid, ids.gid);
 
   await writeFile(authFile, `${quoteAuth(target.user)} ${quoteAuth(target.password)}\n`, { mode: 0o600 });
   if (ids) await chown(authFile, ids.uid, ids.gid);
@@ -164,6 +158,7 @@ log_disconnections = 1
   unregisterExit = onExitCleanup(() => {
     killChild();
     rmSync(root, { recursive: true, force: true, maxRetries: 3 });
+    killWatchdog?.();
   });
 
   try {

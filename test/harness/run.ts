@@ -18,6 +18,8 @@ import { onExitCleanup } from './cleanup.ts';
 
 export const DEFAULT_TIMEOUT_MS = 30_000;
 const DEFAULT_MAX_OUTPUT_BYTES = 32 * 1024 * 1024;
+/** GATEHOUSE_HARNESS_DEBUG=1 prints every command with its duration to stderr. */
+const DEBUG = Boolean(process.env.GATEHOUSE_HARNESS_DEBUG);
 
 export interface RunOptions {
   /** Added on top of the inherited environment (minus PG*); `undefined` removes a variable. */
@@ -175,7 +177,9 @@ export function run(cmd: string, args: readonly string[], opts: RunOptions = {})
       child.stdin.end(opts.input);
     }
 
+    const started = performance.now();
     child.on('close', (code, signal) => {
+      if (DEBUG) process.stderr.write(`[harness] ${Math.round(performance.now() - started)} ms, exit ${code ?? signal}: ${command.slice(0, 160)}\n`);
       finish(() => resolve({ code, signal, stdout: text(out), stderr: text(err) }));
     });
   });
@@ -198,6 +202,17 @@ export async function runOk(cmd: string, args: readonly string[], opts: RunOptio
 // ourselves.
 
 export const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+
+let pgIds: Promise<{ uid: number; gid: number }> | undefined;
+/** uid/gid of the postgres OS user (looked up once), for chown'ing temp dirs when we are root. */
+export function postgresIds(): Promise<{ uid: number; gid: number }> {
+  pgIds ??= (async () => {
+    const uid = Number((await runOk('id', ['-u', 'postgres'])).stdout.trim());
+    const gid = Number((await runOk('id', ['-g', 'postgres'])).stdout.trim());
+    return { uid, gid };
+  })();
+  return pgIds;
+}
 
 /** Wraps a command so that it runs as the `postgres` OS user when we are root. */
 export function asPostgresUser(cmd: string, args: readonly string[]): [string, string[]] {

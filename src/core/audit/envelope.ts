@@ -22,7 +22,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { canonicalJson } from './canonical.ts';
-import { hashLeaf } from './merkle.ts';
+import { hashLeafText } from './merkle.ts';
 import { PAYLOAD_EXPIRED_TEXT, type GatewayEvent, type StoredEvent } from './events.ts';
 
 export const ENVELOPE_VERSION = 1;
@@ -43,6 +43,7 @@ const ENVELOPE_SLOTS = [
   'outcome',
   'approvalId',
 ] as const;
+const SLOT_SET: ReadonlySet<string> = new Set(ENVELOPE_SLOTS);
 
 /**
  * Other event fields known to hold no customer data, kept under `attrs`.
@@ -108,6 +109,22 @@ export function payloadClassOf(type: string): PayloadClass {
   return 'detail';
 }
 
+/** Salts are cut from a CSPRNG pool: one randomBytes call per 256 events instead of one each (it was 7% of the append path). */
+const SALT_POOL_BYTES = SALT_BYTES * 256;
+let saltPool = Buffer.alloc(0);
+let saltOffset = 0;
+
+function freshSalt(): Buffer {
+  if (saltOffset + SALT_BYTES > saltPool.length) {
+    saltPool = randomBytes(SALT_POOL_BYTES);
+    saltOffset = 0;
+  }
+  const salt = Buffer.from(saltPool.subarray(saltOffset, saltOffset + SALT_BYTES));
+  saltPool.fill(0, saltOffset, saltOffset + SALT_BYTES); // handed out once
+  saltOffset += SALT_BYTES;
+  return salt;
+}
+
 /** hex SHA-256(salt ‖ UTF-8 bytes of the canonical payload). */
 export function payloadCommitment(salt: Uint8Array, body: string): string {
   return createHash('sha256').update(salt).update(body, 'utf8').digest('hex');
@@ -124,22 +141,29 @@ export function sealEvent(
   const env: Record<string, unknown> = { v: ENVELOPE_VERSION, seq, time: event.time, instance, type: event.type };
   const attrs: Record<string, unknown> = {};
   const payload: Record<string, unknown> = {};
-  const slots = new Set<string>(ENVELOPE_SLOTS);
-  for (const [key, value] of Object.entries(src)) {
+  let hasAttrs = false;
+  let hasPayload = false;
+  for (const key of Object.keys(src)) {
+    const value = src[key];
     if (value === undefined || key === 'type' || key === 'time') continue;
-    if (slots.has(key)) env[key] = value;
-    else if (ENVELOPE_ATTRS.has(key)) attrs[key] = value;
-    else payload[key] = value;
+    if (SLOT_SET.has(key)) env[key] = value;
+    else if (ENVELOPE_ATTRS.has(key)) {
+      attrs[key] = value;
+      hasAttrs = true;
+    } else {
+      payload[key] = value;
+      hasPayload = true;
+    }
   }
   const err = src['error'];
   if (err !== null && typeof err === 'object' && typeof (err as { code?: unknown }).code === 'string') {
     env['errorCode'] = (err as { code: string }).code;
   }
-  if (Object.keys(attrs).length > 0) env['attrs'] = attrs;
+  if (hasAttrs) env['attrs'] = attrs;
   let sealedPayload: SealedPayload | null = null;
-  if (Object.keys(payload).length > 0) {
+  if (hasPayload) {
     const body = canonicalJson(payload);
-    const salt = Buffer.from(opts.salt ?? randomBytes(SALT_BYTES));
+    const salt = opts.salt ? Buffer.from(opts.salt) : freshSalt();
     const cls = payloadClassOf(event.type);
     sealedPayload = { class: cls, salt, body };
     env['payload'] = { class: cls, commitment: payloadCommitment(salt, body) };
@@ -148,7 +172,7 @@ export function sealEvent(
   return {
     envelope: env as unknown as Envelope,
     envelopeJson,
-    leafHash: hashLeaf(Buffer.from(envelopeJson, 'utf8')),
+    leafHash: hashLeafText(envelopeJson),
     payload: sealedPayload,
   };
 }

@@ -109,6 +109,122 @@ export type GatewayEvent =
       readonly expired: number;
       /** The removed payloads as inclusive sequence-number ranges [from, to]. */
       readonly expiredRanges: readonly (readonly [number, number])[];
+    })
+  | ApprovalEvent
+  | GrantEvent;
+
+/** Who a decision was about, without groups or claims (those are in the request event). */
+export interface PersonRef {
+  readonly issuer: string;
+  readonly subject: string;
+}
+
+/**
+ * Approval events (issue 6). `identity` is the person who acted: the
+ * requester for `approval.requested` / `approval.used`, the approver for
+ * `approval.granted` / `approval.denied`. Free-text reasons are named
+ * `justification` so that they land in the payload: the envelope attribute
+ * `reason` is reserved for closed vocabularies.
+ */
+export type ApprovalEvent =
+  | (Base & {
+      readonly type: 'approval.requested';
+      readonly approvalId: string;
+      readonly identity: IdentityRef;
+      readonly connection: string;
+      readonly action: string;
+      readonly tables: readonly string[];
+      readonly statement: string;
+      readonly statementHash: string;
+      readonly bindingHash: string;
+      readonly fingerprint: string | null;
+      readonly policyId: string;
+      readonly policyVersion: number;
+      readonly approverGroups: readonly string[];
+      readonly approvalsNeeded: number;
+      readonly mode: 'hold' | 'reject';
+      /** Decide-by deadline, ms since the epoch. */
+      readonly expiresAt: number;
+    })
+  | (Base & {
+      /** One approving vote; `complete` when it was the last one needed. */
+      readonly type: 'approval.granted';
+      readonly approvalId: string;
+      readonly identity: IdentityRef;
+      readonly requester: PersonRef;
+      readonly connection: string;
+      readonly justification: string;
+      readonly approvalsGiven: number;
+      readonly approvalsNeeded: number;
+      readonly complete: boolean;
+      /** Use-by deadline once complete. */
+      readonly validUntil: number | null;
+    })
+  | (Base & {
+      readonly type: 'approval.denied';
+      readonly approvalId: string;
+      readonly identity: IdentityRef;
+      readonly requester: PersonRef;
+      readonly connection: string;
+      readonly justification: string;
+    })
+  | (Base & {
+      readonly type: 'approval.expired';
+      readonly approvalId: string;
+      readonly requester: PersonRef;
+      readonly connection: string;
+      readonly previousStatus: 'pending' | 'approved';
+    })
+  | (Base & {
+      readonly type: 'approval.used';
+      readonly approvalId: string;
+      readonly identity: IdentityRef;
+      readonly connection: string;
+      readonly bindingHash: string;
+    });
+
+/** Just-in-time grant events (issue 6); same conventions as ApprovalEvent. */
+export type GrantEvent =
+  | (Base & {
+      readonly type: 'grant.requested';
+      readonly grantId: string;
+      readonly identity: IdentityRef;
+      readonly connection: string;
+      readonly action: string;
+      readonly tables: readonly string[];
+      readonly durationSeconds: number;
+      readonly justification: string;
+      readonly approverGroups: readonly string[];
+      readonly approvalsNeeded: number;
+      readonly requestExpiresAt: number;
+    })
+  | (Base & {
+      readonly type: 'grant.approved';
+      readonly grantId: string;
+      readonly identity: IdentityRef;
+      readonly requester: PersonRef;
+      readonly connection: string;
+      readonly justification: string;
+      readonly approvalsGiven: number;
+      readonly approvalsNeeded: number;
+      /** End of the window once the grant is active, else null. */
+      readonly activeUntil: number | null;
+    })
+  | (Base & {
+      readonly type: 'grant.revoked';
+      readonly grantId: string;
+      readonly identity: IdentityRef;
+      readonly requester: PersonRef;
+      readonly connection: string;
+      readonly justification: string;
+      readonly previousStatus: 'pending' | 'active';
+    })
+  | (Base & {
+      readonly type: 'grant.expired';
+      readonly grantId: string;
+      readonly requester: PersonRef;
+      readonly connection: string;
+      readonly previousStatus: 'pending' | 'active';
     });
 
 export interface DecisionRecord {

@@ -27,6 +27,11 @@ export function hashLeaf(data: Uint8Array): Buffer {
   return createHash('sha256').update(LEAF_PREFIX).update(data).digest();
 }
 
+/** hashLeaf of a string's UTF-8 bytes, without materialising them. */
+export function hashLeafText(text: string): Buffer {
+  return createHash('sha256').update(LEAF_PREFIX).update(text, 'utf8').digest();
+}
+
 export function hashChildren(left: Uint8Array, right: Uint8Array): Buffer {
   return createHash('sha256').update(NODE_PREFIX).update(left).update(right).digest();
 }

@@ -47,7 +47,7 @@ test('an untouched log verifies', () => {
   assert.equal(r.ok, true, JSON.stringify(r.firstError));
   assert.equal(r.checked.entries, 20);
   assert.equal(r.checked.checkpoints, 4);
-  assert.equal(r.checked.unanchored, 0);
+  assert.equal(r.checked.unsigned, 0);
   assert.ok(r.checked.payloads > 0);
 });
 
@@ -225,3 +225,14 @@ function flip(s: string, pos: number, bit: number): string {
   const i = pos % s.length;
   return s.slice(0, i) + String.fromCharCode(s.charCodeAt(i) ^ (1 << bit)) + s.slice(i + 1);
 }
+
+test('anchors: a copy that disagrees with the log at the same size is a split view', () => {
+  const b = build(8, 4);
+  const forged = signCheckpoint({ origin: ORIGIN, size: 4, rootHash: Buffer.alloc(32, 9) }, keys.privateKey);
+  const r = verifyLog(input(b, { anchors: [b.checkpoints[0]!.note, forged] }));
+  assert.equal(r.ok, false);
+  assert.match(r.firstError!.problem, /split view/);
+  assert.equal(verifyLog(input(b, { anchors: b.checkpoints.map((c) => c.note) })).ok, true);
+  const ahead = signCheckpoint({ origin: ORIGIN, size: 9, rootHash: Buffer.alloc(32, 9) }, keys.privateKey);
+  assert.match(verifyLog(input(b, { anchors: [ahead] })).firstError!.problem, /rolled back/);
+});

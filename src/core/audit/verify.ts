@@ -21,7 +21,7 @@
  *    gone is acceptable only if a later `retention.run` entry lists it.
  *
  * What it cannot establish on its own: entries appended after the newest
- * checkpoint are not yet signed (`checked.unanchored` counts them), and a
+ * checkpoint are not yet signed (`checked.unsigned` counts them), and a
  * store rolled back to an older checkpoint (newest checkpoint *and* the
  * entries after it removed) looks like an older log. Comparing against a
  * copy of the checkpoints kept elsewhere (anchoring) closes both gaps.
@@ -91,6 +91,12 @@ export interface VerifyInput {
    * at a checkpoint.
    */
   readonly slice?: boolean;
+  /**
+   * Signed checkpoints kept outside Gatehouse (anchoring). Each must verify
+   * and match the log at its size; one the log cannot match is a split view
+   * or a rollback.
+   */
+  readonly anchors?: readonly string[];
 }
 
 export interface VerifyProblem {
@@ -115,7 +121,7 @@ export interface VerifyResult {
     readonly payloads: number;
     readonly payloadsExpired: number;
     /** Entries after the newest checkpoint: present, but not yet signed. */
-    readonly unanchored: number;
+    readonly unsigned: number;
   };
   /** Payloads removed by retention, as inclusive ranges, with the retention entry that removed them. */
   readonly expired: readonly { readonly from: number; readonly to: number; readonly class: string; readonly by: number }[];
@@ -174,6 +180,19 @@ export function verifyLog(input: VerifyInput): VerifyResult {
   });
   const bySize = new Map<number, OpenedCheckpoint[]>();
   for (const o of opened) bySize.set(o.cp.size, [...(bySize.get(o.cp.size) ?? []), o]);
+  // Anchored copies: checked against the recomputed roots like stored checkpoints, but outside the prev chain.
+  const anchorsBySize = new Map<number, { n: number; cp: Checkpoint }[]>();
+  const anchored: { n: number; cp: Checkpoint }[] = [];
+  (input.anchors ?? []).forEach((note, i) => {
+    const n = i + 1;
+    try {
+      const cp = openCheckpoint(note, input.origin, input.publicKey);
+      anchored.push({ n, cp });
+      anchorsBySize.set(cp.size, [...(anchorsBySize.get(cp.size) ?? []), { n, cp }]);
+    } catch (e) {
+      report(0, { problem: `anchored checkpoint ${n}: ${e instanceof NoteError ? e.problem : String(e)}` });
+    }
+  });
   let lastAnchored = 0; // size of the last checkpoint whose root matched, for messages
 
   let frontier: MerkleFrontier;
@@ -195,6 +214,11 @@ export function verifyLog(input: VerifyInput): VerifyResult {
         });
       } else {
         lastAnchored = size;
+      }
+    }
+    for (const { n, cp } of anchorsBySize.get(size) ?? []) {
+      if (!cp.rootHash.equals(root)) {
+        report(size, { seq: size, problem: `split view: the anchored checkpoint ${n} (size ${size}) does not match the log` });
       }
     }
   };
@@ -260,10 +284,10 @@ export function verifyLog(input: VerifyInput): VerifyResult {
 
   // 3. Checkpoints beyond the end: the tail was cut off (unless this is a slice).
   let lastCheckpointSize = 0;
-  let anchoredSize = startSize;
+  let coveredSize = startSize;
   for (const { id, cp } of opened) {
     lastCheckpointSize = Math.max(lastCheckpointSize, cp.size);
-    if (cp.size <= treeSize) anchoredSize = Math.max(anchoredSize, cp.size);
+    if (cp.size <= treeSize) coveredSize = Math.max(coveredSize, cp.size);
     if (cp.size > treeSize && !input.slice) {
       report(treeSize + 1, {
         seq: treeSize + 1,
@@ -272,10 +296,17 @@ export function verifyLog(input: VerifyInput): VerifyResult {
       });
     }
   }
-  if (input.slice && anchoredSize < treeSize) {
-    report(anchoredSize + 1, {
-      seq: anchoredSize + 1,
-      problem: `entries ${anchoredSize + 1}..${treeSize} are not covered by a checkpoint in the bundle (bundle truncated or extended)`,
+  for (const { n, cp } of anchored) {
+    if (cp.size > treeSize) {
+      report(treeSize + 1, { seq: treeSize + 1, problem: `the anchored checkpoint ${n} signs ${cp.size} entries but the log holds ${treeSize} (rolled back or truncated)` });
+    } else if (cp.size < startSize) {
+      report(cp.size, { problem: `anchored checkpoint ${n} (size ${cp.size}) precedes the verified range and was not checked` });
+    }
+  }
+  if (input.slice && coveredSize < treeSize) {
+    report(coveredSize + 1, {
+      seq: coveredSize + 1,
+      problem: `entries ${coveredSize + 1}..${treeSize} are not covered by a checkpoint in the bundle (bundle truncated or extended)`,
     });
   }
   if (input.claimedSize !== undefined && input.claimedSize !== treeSize) {
@@ -365,7 +396,7 @@ export function verifyLog(input: VerifyInput): VerifyResult {
     if (seen.has(seq)) continue;
     const by = retention.find((r) => r.by > seq && r.from <= seq && seq <= r.to);
     if (!by) {
-      report(seq, { seq, problem: `entry ${seq}: payload missing and no retention run removed it (payload deleted)` });
+      report(seq, { seq, problem: `entry ${seq}: payload missing and no retention run in the log removed it (payload deleted, or the retention entry is gone)` });
       continue;
     }
     payloadsExpired++;
@@ -389,7 +420,7 @@ export function verifyLog(input: VerifyInput): VerifyResult {
       consistencyProofs: consistencyChecked,
       payloads: payloadsChecked,
       payloadsExpired,
-      unanchored: Math.max(0, treeSize - anchoredSize),
+      unsigned: Math.max(0, treeSize - coveredSize),
     },
     expired,
   };

@@ -42,7 +42,7 @@ export function pairMessage(m: PairMessageInput): string {
   const detail = m.detail ? ` (${m.detail})` : '';
   switch (m.reason) {
     case 'permitted_by_policy':
-      return `Gatehouse allowed ${m.action} on ${m.resource} for ${who} (policy ${quoteIds(m.policyIds)})`;
+      return `Gatehouse allowed ${on(m)} for ${who} (policy ${quoteIds(m.policyIds)})`;
     case 'transaction_control':
       return `Gatehouse allowed ${m.action}: transaction control is always allowed`;
     case 'forbidden_by_policy': {
@@ -51,20 +51,25 @@ export function pairMessage(m: PairMessageInput): string {
         .filter((r): r is string => r !== undefined);
       const because = why.length ? `: ${why.join('; ')}` : '';
       const noun = m.policyIds.length === 1 ? 'policy' : 'policies';
-      return `Gatehouse denied ${m.action} on ${m.resource}${detail}: forbidden by ${noun} ${quoteIds(m.policyIds)} for ${who}${because}.`;
+      return `Gatehouse denied ${on(m)}${detail}: forbidden by ${noun} ${quoteIds(m.policyIds)} for ${who}${because}.`;
     }
     case 'approval_required': {
       const terms = m.approval ? ` (${approvalTermsText(m.approval)})` : '';
       const id = m.approval?.policyId ?? m.policyIds[0] ?? '';
-      return `Gatehouse requires approval for ${m.action} on ${m.resource}: policy '${id}' permits it for ${who} once approved${terms}.`;
+      return `Gatehouse requires approval for ${on(m)}: policy '${id}' permits it for ${who} once approved${terms}.`;
     }
     case 'policy_error': {
       const which = m.policyIds.length ? ` (policy ${quoteIds(m.policyIds)} could not be evaluated)` : '';
-      return `Gatehouse denied ${m.action} on ${m.resource}${detail}: the policy engine failed${which}; denied to be safe.`;
+      return `Gatehouse denied ${on(m)}${detail}: the policy engine failed${which}; denied to be safe.`;
     }
     default:
-      return `Gatehouse denied ${m.action} on ${m.resource}${detail}: no policy permits it for ${who}.`;
+      return `Gatehouse denied ${on(m)}${detail}: no policy permits it for ${who}.`;
   }
+}
+
+/** "sql:read on public.customers", "connect to connection 'demo'". */
+function on(m: { action: string; resource: string }): string {
+  return `${m.action} ${m.action === 'connect' ? 'to' : 'on'} ${m.resource}`;
 }
 
 /** " Policy 'a' allows sql:read; policy 'b' allows sql:write with 1 approval from dba, valid 15m." */

@@ -195,7 +195,12 @@ export function compilePolicies(sources: readonly PolicySource[], schemaText: st
         }
       };
       report(v.validationErrors, errors);
-      report(v.validationWarnings, warnings);
+      // A policy that can never apply is an error, not a warning: an author
+      // who writes a forbid that silently never fires believes something is
+      // forbidden that is not.
+      const never = (w: cedar.ValidationError): boolean => /policy is impossible|unable to find an applicable action/.test(w.error.message);
+      report(v.validationWarnings.filter(never), errors);
+      report(v.validationWarnings.filter((w) => !never(w)), warnings);
     }
   }
   return { policies, errors, warnings };

@@ -66,7 +66,7 @@ function failed(problem: VerifyProblem): BundleVerifyResult {
     ok: false,
     firstError: problem,
     problems: [problem],
-    checked: { entries: 0, firstSeq: 0, treeSize: 0, checkpoints: 0, lastCheckpointSize: 0, consistencyProofs: 0, payloads: 0, payloadsExpired: 0, unanchored: 0 },
+    checked: { entries: 0, firstSeq: 0, treeSize: 0, checkpoints: 0, lastCheckpointSize: 0, consistencyProofs: 0, payloads: 0, payloadsExpired: 0, unsigned: 0 },
     expired: [],
   };
 }

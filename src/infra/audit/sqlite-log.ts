@@ -68,6 +68,12 @@ export interface AuditLogOptions {
   /** Bound of the pending queue; appends past it are refused. */
   readonly maxPending?: number;
   readonly clock?: Clock;
+  /**
+   * Called after each checkpoint is committed, e.g. to copy it to storage
+   * Gatehouse's operators cannot rewrite (see anchor.ts). Errors thrown here
+   * are swallowed: anchoring must not stop the log.
+   */
+  readonly onCheckpoint?: (cp: CheckpointInfo) => void;
 }
 
 export interface QueryFilter {
@@ -134,6 +140,7 @@ export class AuditLog implements EventSink {
   private readonly maxPending: number;
   private readonly clock: Clock;
   private readonly writable: boolean;
+  private readonly onCheckpoint: ((cp: CheckpointInfo) => void) | undefined;
 
   /** Compact range of the committed tree. */
   private frontier: MerkleFrontier;
@@ -167,6 +174,7 @@ export class AuditLog implements EventSink {
     this.batchWindowMs = opts.batchWindowMs ?? 0;
     this.maxPending = opts.maxPending ?? 100_000;
     this.clock = opts.clock ?? systemClock;
+    this.onCheckpoint = opts.onCheckpoint;
 
     this.stmt = {
       insEnvelope: db.prepare('INSERT INTO envelopes (seq, time, type, session_id, body, leaf_hash) VALUES (?, ?, ?, ?, ?, ?)'),
@@ -394,6 +402,13 @@ export class AuditLog implements EventSink {
     if (id !== null) {
       this.lastCheckpoint = { id, size: f.size, body };
       this.counters.checkpoints++;
+      if (this.onCheckpoint && note !== null) {
+        try {
+          this.onCheckpoint({ id, size: f.size, root: f.root().toString('hex'), time: Math.floor(this.clock.now() / 1000), note });
+        } catch {
+          // Anchoring is best effort here; `verify --anchors` reports gaps.
+        }
+      }
     }
   }
 
@@ -473,8 +488,12 @@ export class AuditLog implements EventSink {
     return out;
   }
 
-  /** Verify the whole live store (see core/audit/verify.ts for what is checked). */
-  verify(): VerifyResult {
+  /**
+   * Verify the whole live store (see core/audit/verify.ts for what is
+   * checked). `anchors`: signed checkpoints kept elsewhere, to detect a
+   * split view or a rollback.
+   */
+  verify(opts: { anchors?: readonly string[] } = {}): VerifyResult {
     if (this.writable && !this.closed) this.flush();
     const records = (this.db.prepare('SELECT seq, body, leaf_hash FROM envelopes ORDER BY seq').all() as { seq: number; body: string; leaf_hash: Buffer }[]).map(
       (r) => ({ seq: r.seq, envelope: r.body, leafHash: r.leaf_hash }),
@@ -494,6 +513,7 @@ export class AuditLog implements EventSink {
       payloads,
       checkpoints,
       claimedSize: st?.size ?? 0,
+      ...(opts.anchors ? { anchors: opts.anchors } : {}),
     });
   }
 

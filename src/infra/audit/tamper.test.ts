@@ -167,13 +167,17 @@ test('property: tampering with the store is detected by live verify and by verif
         assert.ok(live.firstError && (live.firstError.seq !== undefined || live.firstError.checkpoint !== undefined));
         let bundleOk = false;
         const out = join(tempDir(), 'b');
+        let why = '';
         try {
           log.exportBundle({ outDir: out });
-          bundleOk = verifyBundle(out, PUB).ok;
-        } catch {
+          const vb = verifyBundle(out, PUB);
+          bundleOk = vb.ok;
+          why = vb.firstError?.problem ?? '';
+        } catch (e) {
+          why = 'EXPORT THREW ' + (e as Error).message;
           bundleOk = false; // the store is too damaged to export: no bundle can vouch for it
         }
-        assert.equal(bundleOk, false, `verify-bundle missed ${JSON.stringify(m)}`);
+        assert.equal(bundleOk, false, `verify-bundle missed ${JSON.stringify(m)} (${why})`);
       } finally {
         log.close();
       }

@@ -246,6 +246,14 @@ export const CASES: readonly Case[] = [
   { sql: "PREPARE TRANSACTION 'x'", pairs: ['a:'], flags: ['two_phase_commit'] },
   { sql: "COMMIT PREPARED 'x'", pairs: ['a:'] },
   { sql: 'CREATE EVENT TRIGGER e ON ddl_command_start EXECUTE FUNCTION f()', pairs: ['a:'] },
+  { sql: 'DROP EVENT TRIGGER audit_ddl', pairs: ['a:'] },
+  { sql: 'ALTER EVENT TRIGGER audit_ddl DISABLE', pairs: ['a:'] },
+  { sql: 'DROP EXTENSION pgaudit', pairs: ['a:'] },
+  { sql: 'DROP SERVER s CASCADE', pairs: ['a:'] },
+  { sql: 'CREATE TABLE t AS WITH d AS (DELETE FROM customers RETURNING *) SELECT * FROM d', pairs: ['d:public.t', 'w:public.customers', 'r:public.customers'] },
+  { sql: 'ALTER TABLE t ALTER COLUMN x TYPE int USING pg_terminate_backend(1)::int', pairs: ['d:public.t', 'a:'] },
+  { sql: 'CREATE INDEX ON t ((pg_read_file(\'x\')))', pairs: ['d:public.t', 'a:'] },
+  { sql: 'WITH "X" AS (SELECT 1) SELECT * FROM x', pairs: ['r:public.x'], note: 'quoted CTE name is a different name' },
 
   // --- side-effect functions hidden in expressions --------------------------
   { sql: 'SELECT pg_terminate_backend(pid) FROM pg_stat_activity', pairs: ['a:', 'r:pg_catalog.pg_stat_activity', 'r:public.pg_stat_activity'], flags: ['side_effect_function:pg_terminate_backend'] },
@@ -330,6 +338,8 @@ export const CASES: readonly Case[] = [
   { sql: 'EXECUTE p(1)', prepared: { p: 'SELECT * FROM customers WHERE id = $1' }, pairs: ['r:public.customers'] },
   { sql: 'EXECUTE p(pg_terminate_backend(1))', prepared: { p: 'SELECT $1' }, pairs: ['r:', 'a:'] },
   { sql: 'EXECUTE nope', pairs: ['u:'], flags: ['unknown_prepared:nope'] },
+  { sql: 'PREPARE q AS SELECT 1; EXECUTE q', prepared: { q: 'DROP TABLE t' }, pairs: ['r:'], note: 'a PREPARE earlier in the string wins' },
+  { sql: 'PREPARE d AS DELETE FROM t; EXECUTE d', pairs: ['w:public.t'] },
   { sql: 'CREATE TABLE t AS EXECUTE p', prepared: { p: 'SELECT * FROM customers' }, pairs: ['d:public.t', 'r:public.customers'] },
   { sql: 'EXPLAIN SELECT * FROM customers', pairs: ['r:public.customers'], flags: ['explain'] },
   { sql: 'EXPLAIN ANALYZE DELETE FROM customers', pairs: ['w:public.customers'], flags: ['explain_analyze'] },

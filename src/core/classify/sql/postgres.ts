@@ -58,6 +58,9 @@ export function classifyPostgres(sql: string, ctx: ClassifyContext): Classificat
     const statements: ClassifiedStatement[] = [];
     let searchPath = ctx.searchPath;
     let totalBytes: number | undefined;
+    // `PREPARE p AS …; EXECUTE p` in one string: later statements see earlier PREPAREs.
+    const local = new Map<string, Classification>();
+    const prepared = (name: string): Classification | undefined => local.get(name) ?? ctx.prepared?.(name);
     for (const raw of parsed.stmts ?? []) {
       if (!isObj(raw) || !isObj(raw.stmt)) throw new Error('malformed parse tree');
       const [kind] = Object.keys(raw.stmt);
@@ -69,9 +72,10 @@ export function classifyPostgres(sql: string, ctx: ClassifyContext): Classificat
         totalBytes ??= new TextEncoder().encode(sql).length;
         length = totalBytes - start;
       }
-      const stmt = classifyOne(kind, body, { ...ctx, searchPath });
+      const stmt = classifyOne(kind, body, { ...ctx, searchPath, prepared });
       statements.push({ ...stmt, location: { start, length } });
       if (stmt.setsSearchPath) searchPath = stmt.setsSearchPath;
+      if (stmt.prepares) local.set(stmt.prepares.name, stmt.prepares.body);
     }
     let fingerprint: string | null = null;
     if (statements.length > 0) {

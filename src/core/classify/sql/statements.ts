@@ -51,6 +51,11 @@ const TRANSACTION_KINDS = new Set(['DeallocateStmt', 'ClosePortalStmt', 'FetchSt
 const DROP_RELATION = new Set([
   'OBJECT_TABLE', 'OBJECT_VIEW', 'OBJECT_MATVIEW', 'OBJECT_INDEX', 'OBJECT_SEQUENCE', 'OBJECT_FOREIGN_TABLE',
 ]);
+/** DROP of these is as much an admin act as their CREATE (an event trigger may be the audit trail). */
+const DROP_ADMIN = new Set([
+  'OBJECT_EVENT_TRIGGER', 'OBJECT_EXTENSION', 'OBJECT_FOREIGN_SERVER', 'OBJECT_FDW', 'OBJECT_PUBLICATION',
+  'OBJECT_LANGUAGE', 'OBJECT_USER_MAPPING', 'OBJECT_ACCESS_METHOD', 'OBJECT_SUBSCRIPTION',
+]);
 /** DROP of these names `table.object`: the table is all but the last item. */
 const DROP_ON_RELATION = new Set(['OBJECT_TRIGGER', 'OBJECT_RULE', 'OBJECT_POLICY']);
 
@@ -298,7 +303,7 @@ function classifyCopy(body: Obj, st: StatementState): void {
 function classifyDrop(body: Obj, st: StatementState): void {
   const type = String(body.removeType ?? '');
   const objects = Array.isArray(body.objects) ? body.objects : [];
-  const action: SqlAction = type === 'OBJECT_POLICY' ? 'sql:privilege' : 'sql:ddl';
+  const action: SqlAction = type === 'OBJECT_POLICY' ? 'sql:privilege' : DROP_ADMIN.has(type) ? 'sql:admin' : 'sql:ddl';
   if (DROP_RELATION.has(type) || DROP_ON_RELATION.has(type)) {
     for (const o of objects) {
       const parts = names(o);

@@ -1,0 +1,4 @@
+import { MemoryApprovalStore } from './memory-store.ts';
+import { storeContract } from './store-contract.ts';
+
+storeContract('memory', () => new MemoryApprovalStore());

@@ -1,0 +1,249 @@
+/**
+ * The masking engine: decides per result column what to do (plan), then
+ * applies it to each row. Pure and synchronous; one Masker per session (it
+ * holds the session's token keys), rules compiled once per config snapshot
+ * (`compileRules`).
+ *
+ * Two mechanisms, both applied to every class the principal may not unmask:
+ * 1. **Column rules** (config globs over `connection/schema.table.column`)
+ *    mask a value as a whole. A column is bound when its RowDescription
+ *    origin (tableOid, attnum → name via the caller's resolver) matches a
+ *    rule, or when statement lineage (lineage/) says its expression reads a
+ *    bound column. Lineage 'unknown' masks unless every bound class may be
+ *    unmasked.
+ * 2. **Detectors** scan every other string and number leaf — inside JSON,
+ *    arrays, composite literal text — and replace what they find.
+ *
+ * Fail closed (principle 4): a value that cannot be masked throws
+ * GW_MASKING_UNSUPPORTED naming the column; the caller must not send the
+ * row. There is no best-effort mode.
+ *
+ * Results carry counts per class, never values (they go into audit events).
+ */
+import { GatewayError, isGatewayError } from '../../shared/errors.ts';
+import { DEFAULT_DETECTORS } from './detectors/index.ts';
+import { scalarKind, ARRAY_ELEMENT } from './pgtypes.ts';
+import { DEFAULT_REDACT_MASK, deriveScopeKey, maskLeaf, maskValue } from './strategies.ts';
+import { UNKNOWN_LINEAGE, type DataClass, type Detector, type ClassCounts, type ResultColumn, type Span, type StrategySpec, type TokenScope } from './types.ts';
+import { transformValue, type Leaf } from './values.ts';
+import { compileRules, type CompiledRules, type MaskingRules } from './rules.ts';
+
+export { compileRules, type CompiledRules, type MaskingRules } from './rules.ts';
+
+export interface MaskingKeys {
+  /** The vault's masking master key (≥ 16 bytes). */
+  master: Buffer;
+  /** Stable identity id (issuer + subject) for `identity` scope. */
+  identity: string;
+  /** Session id for `session` scope. */
+  session: string;
+}
+
+/** One output column's lineage: a class, several, 'unknown', or null (not bound). */
+export type ColumnLineage = DataClass | readonly DataClass[] | null;
+
+export interface PlanContext {
+  connection: string;
+  unmask: ReadonlySet<DataClass>;
+  /** Per output column, from lineage/ (`analyzeLineage(...).classes` or `.columns`). */
+  columnClasses?: readonly ColumnLineage[];
+  /** RowDescription origin → `schema.table.column` (from the upstream catalog), or undefined. */
+  resolveColumn?: (tableOid: number, columnAttr: number) => string | undefined;
+}
+
+interface ColumnPlan {
+  index: number;
+  name: string;
+  typeOid: number;
+  format: 0 | 1;
+  /** Mask the whole value as this class (column rule or lineage), or null. */
+  whole: DataClass | null;
+  /** Run detectors over the value's leaves. */
+  scan: boolean;
+}
+
+export type RowPlan = { readonly passthrough: true } | { readonly passthrough: false; readonly columns: readonly ColumnPlan[]; readonly detectors: readonly Detector[] };
+
+export interface MaskRowResult {
+  values: (Buffer | null)[];
+  /** Per class: how many values were masked (only classes with a count). */
+  counts: ClassCounts;
+  changed: boolean;
+}
+
+const PASSTHROUGH: RowPlan = Object.freeze({ passthrough: true });
+
+/** Kinds whose text cannot carry a detectable value: never scanned (saves work on the hot path). */
+const UNSCANNED = new Set(['date', 'timestamp', 'timestamptz', 'uuid', 'bool', 'bytea', 'fixed']);
+
+export class Masker {
+  readonly #rules: CompiledRules;
+  readonly #keys: MaskingKeys;
+  readonly #detectors: readonly Detector[];
+  readonly #scopeKeys = new Map<TokenScope, Buffer>();
+
+  constructor(rules: MaskingRules | CompiledRules, keys: MaskingKeys, opts: { detectors?: readonly Detector[] } = {}) {
+    this.#rules = 'compiled' in rules ? rules : compileRules(rules);
+    this.#keys = keys;
+    this.#detectors = opts.detectors ?? DEFAULT_DETECTORS;
+  }
+
+  /** The class a column rule gives `schema.table.column` on `connection`, or null (for lineage catalogs). */
+  ruleClass(connection: string, schema: string, table: string, column: string): DataClass | null {
+    return this.#rules.classOf(connection, `${schema}.${table}.${column}`);
+  }
+
+  /** Classes named by column rules. */
+  get boundClasses(): ReadonlySet<DataClass> {
+    return this.#rules.bound;
+  }
+
+  /** True when this principal sees everything in clear: the relay can skip decoding rows altogether. */
+  masksNothing(unmask: ReadonlySet<DataClass>): boolean {
+    return this.#detectors.every((d) => unmask.has(d.class)) && [...this.#rules.bound].every((c) => unmask.has(c));
+  }
+
+  /**
+   * Inference guard (`masking.guardPredicates`): the bound classes a
+   * statement filters, joins, sorts or groups on that the principal may not
+   * unmask. Non-empty → the caller denies the statement, naming them.
+   */
+  predicateViolations(predicateClasses: readonly DataClass[], unmask: ReadonlySet<DataClass>): DataClass[] {
+    return [...new Set(predicateClasses)].filter((c) => !unmask.has(c));
+  }
+
+  strategyFor(cls: DataClass): StrategySpec {
+    return this.#rules.strategies[cls] ?? this.#rules.defaultStrategy;
+  }
+
+  #key(strategy: StrategySpec): Buffer | undefined {
+    if (strategy.kind !== 'token') return undefined;
+    let k = this.#scopeKeys.get(strategy.scope);
+    if (k === undefined) {
+      const id = strategy.scope === 'identity' ? this.#keys.identity : strategy.scope === 'session' ? this.#keys.session : '';
+      k = deriveScopeKey(this.#keys.master, strategy.scope, id);
+      this.#scopeKeys.set(strategy.scope, k);
+    }
+    return k;
+  }
+
+  planForRow(fields: readonly ResultColumn[], ctx: PlanContext): RowPlan {
+    if (this.masksNothing(ctx.unmask)) return PASSTHROUGH;
+    const detectors = this.#detectors.filter((d) => !ctx.unmask.has(d.class));
+    // 'unknown' lineage masks unless the principal may unmask every bound class.
+    const unknownMasks = [...this.#rules.bound].some((c) => !ctx.unmask.has(c));
+    const columns: ColumnPlan[] = [];
+    fields.forEach((f, index) => {
+      const classes: DataClass[] = [];
+      const lin = ctx.columnClasses?.[index];
+      if (typeof lin === 'string') classes.push(lin);
+      else if (Array.isArray(lin)) classes.push(...(lin as readonly DataClass[]));
+      if (f.tableOid !== 0 && f.columnAttr > 0 && ctx.resolveColumn) {
+        const name = ctx.resolveColumn(f.tableOid, f.columnAttr);
+        const c = name === undefined ? null : this.#rules.classOf(ctx.connection, name);
+        if (c !== null) classes.push(c);
+      }
+      let whole: DataClass | null = null;
+      for (const c of classes) {
+        if (c === UNKNOWN_LINEAGE ? unknownMasks : !ctx.unmask.has(c)) {
+          whole = c;
+          break;
+        }
+      }
+      const elem = ARRAY_ELEMENT.get(f.typeOid) ?? f.typeOid;
+      const scan = whole === null && detectors.length > 0 && !UNSCANNED.has(scalarKind(elem));
+      if (whole !== null || scan) columns.push({ index, name: f.name, typeOid: f.typeOid, format: f.format, whole, scan });
+    });
+    return columns.length === 0 ? PASSTHROUGH : Object.freeze({ passthrough: false, columns, detectors });
+  }
+
+  maskDataRow(plan: RowPlan, values: readonly (Buffer | null)[]): MaskRowResult {
+    const counts: ClassCounts = {};
+    if (plan.passthrough) return { values: values as (Buffer | null)[], counts, changed: false };
+    let out: (Buffer | null)[] | undefined;
+    for (const col of plan.columns) {
+      const v = values[col.index];
+      if (v === null || v === undefined) continue;
+      let r: Buffer | null | undefined;
+      try {
+        if (col.whole !== null) {
+          const strategy = this.strategyFor(col.whole);
+          r = maskValue(v, { typeOid: col.typeOid, format: col.format, cls: col.whole, strategy, key: this.#key(strategy) });
+          counts[col.whole] = (counts[col.whole] ?? 0) + 1;
+        } else {
+          const found = new Set<DataClass>();
+          r = transformValue(v, col.typeOid, col.format, 'scan', (leaf) => this.#scanLeaf(leaf, plan.detectors, found));
+          for (const c of found) counts[c] = (counts[c] ?? 0) + 1;
+        }
+      } catch (e) {
+        // Fail closed, naming the column (never the value).
+        if (isGatewayError(e) && e.code === 'GW_MASKING_UNSUPPORTED') {
+          throw new GatewayError('GW_MASKING_UNSUPPORTED', `Gatehouse cannot mask column "${col.name}": ${e.message}`, { clientSafe: true, cause: e });
+        }
+        throw e;
+      }
+      if (r === undefined) continue;
+      out ??= [...values];
+      out[col.index] = r;
+    }
+    return { values: out ?? (values as (Buffer | null)[]), counts, changed: out !== undefined };
+  }
+
+  /**
+   * Detectors over free text: ErrorResponse/NoticeResponse fields,
+   * NotificationResponse payloads, COPY fields of unknown type. A `null`
+   * strategy cannot empty part of a message, so it redacts here.
+   */
+  maskText(text: string, unmask: ReadonlySet<DataClass>): { text: string; counts: ClassCounts } {
+    const counts: ClassCounts = {};
+    const detectors = this.#detectors.filter((d) => !unmask.has(d.class));
+    if (detectors.length === 0) return { text, counts };
+    const found = new Set<DataClass>();
+    const r = this.#replaceSpans(text, detectors, found, true);
+    for (const c of found) counts[c] = (counts[c] ?? 0) + 1;
+    return { text: r ?? text, counts };
+  }
+
+  #scanLeaf(leaf: Leaf, detectors: readonly Detector[], found: Set<DataClass>): string | null | undefined {
+    if (UNSCANNED.has(leaf.kind) || leaf.kind === 'json') return undefined;
+    if (leaf.kind === 'string') return this.#replaceSpans(leaf.text, detectors, found, false);
+    // A number: if a detector matches (a card number in a bigint), the number is masked whole, as a number.
+    for (const d of detectors) {
+      if (d.find(leaf.text).length === 0) continue;
+      found.add(d.class);
+      const strategy = this.strategyFor(d.class);
+      return maskLeaf(leaf, strategy, this.#key(strategy));
+    }
+    return undefined;
+  }
+
+  /** Replaces every detected span; null when a span's strategy is `null` (the whole leaf becomes NULL), undefined when none. */
+  #replaceSpans(text: string, detectors: readonly Detector[], found: Set<DataClass>, freeText: boolean): string | null | undefined {
+    const spans: (Span & { cls: DataClass })[] = [];
+    for (const d of detectors) for (const s of d.find(text)) spans.push({ ...s, cls: d.class });
+    if (spans.length === 0) return undefined;
+    // Overlaps: keep the earliest, then the longest; detector order breaks ties (DEFAULT_DETECTORS is most specific first).
+    spans.sort((a, b) => a.start - b.start || b.end - b.start - (a.end - a.start));
+    let out = '';
+    let last = 0;
+    for (const s of spans) {
+      if (s.start < last) {
+        // Overlapping span: extend the masked region rather than leave its tail in clear.
+        if (s.end > last) {
+          out += '*'.repeat(s.end - last);
+          last = s.end;
+        }
+        continue;
+      }
+      found.add(s.cls);
+      let strategy = this.strategyFor(s.cls);
+      if (strategy.kind === 'null') {
+        if (!freeText) return null;
+        strategy = { kind: 'redact', mask: DEFAULT_REDACT_MASK };
+      }
+      out += text.slice(last, s.start) + maskLeaf({ kind: 'string', text: text.slice(s.start, s.end), typeOid: 25 }, strategy, this.#key(strategy));
+      last = s.end;
+    }
+    return out + text.slice(last);
+  }
+}

@@ -1,0 +1,183 @@
+/**
+ * Masking strategies: what a masked value becomes.
+ *
+ * - `partial` keeps the last four letters/digits and every separator
+ *   (`***-**-6789`), never more than half of them (`Bob` → `**b`, `Alice` → `***ce`);
+ * - `redact` replaces with a fixed mask;
+ * - `token` replaces with HMAC-SHA256(key, value): equal values give equal
+ *   tokens, so joins, GROUP BY and correlation work *within the key's scope*.
+ *   The scope is chosen by which key the caller passes (deriveScopeKey);
+ * - `null` makes the value SQL NULL (JSON null, array NULL inside those).
+ *
+ * Every replacement is valid for the value's type (the reason for the
+ * per-kind table in `maskLeaf`): drivers that parse types keep working, and a
+ * bigint column holding card numbers still parses as a bigint.
+ */
+import { createHmac } from 'node:crypto';
+import { GatewayError } from '../../shared/errors.ts';
+import { FIXED_TEXT, integerWidth, OID } from './pgtypes.ts';
+import type { DataClass, StrategySpec, TokenScope } from './types.ts';
+import { transformValue, type Leaf } from './values.ts';
+
+export type Strategy = StrategySpec;
+
+export const DEFAULT_REDACT_MASK = '****';
+
+/**
+ * The token key for a scope. `global`: one key for everyone (tokens
+ * correlate across identities); `identity`: per principal (scopeId = the
+ * identity's stable id); `session`: per session (scopeId = session id). The
+ * derivation is domain-separated so a key for one scope never equals
+ * another's, and `global` ignores scopeId so callers cannot split it by mistake.
+ */
+export function deriveScopeKey(masterKey: Buffer, scope: TokenScope, scopeId: string): Buffer {
+  if (masterKey.length < 16) throw new GatewayError('GW_INTERNAL', 'masking token key must be at least 16 bytes');
+  const info = `gatehouse/masking-token/v1\0${scope}\0${scope === 'global' ? '' : scopeId}`;
+  return createHmac('sha256', masterKey).update(info, 'utf8').digest();
+}
+
+const B32 = 'abcdefghijklmnopqrstuvwxyz234567';
+
+function base32(b: Buffer): string {
+  let out = '';
+  let bits = 0;
+  let acc = 0;
+  for (const byte of b) {
+    acc = (acc << 8) | byte;
+    bits += 8;
+    while (bits >= 5) {
+      out += B32[(acc >>> (bits - 5)) & 31];
+      bits -= 5;
+    }
+  }
+  if (bits > 0) out += B32[(acc << (5 - bits)) & 31];
+  return out;
+}
+
+function digest(key: Buffer | undefined, canonical: string): Buffer {
+  // Fail closed: a token strategy without its key is a configuration error, never a clear value.
+  if (key === undefined) throw new GatewayError('GW_INTERNAL', 'token masking needs a key');
+  return createHmac('sha256', key).update(canonical, 'utf8').digest();
+}
+
+/** `tok_` + 128 bits of the HMAC in lower-case base32 (26 characters): safe inside array and composite literals. */
+export function tokenText(key: Buffer | undefined, value: string): string {
+  return `tok_${base32(digest(key, value).subarray(0, 16))}`;
+}
+
+/** A deterministic positive number that fits the column: 4 digits for int2, 9 for int4, 18 for int8/numeric. */
+export function tokenNumber(key: Buffer | undefined, value: string, width: 2 | 4 | 8): string {
+  const h = digest(key, value).readBigUInt64BE(0);
+  const [base, span] = width === 2 ? [1000n, 9000n] : width === 4 ? [100_000_000n, 900_000_000n] : [10n ** 17n, 9n * 10n ** 17n];
+  return (base + (h % span)).toString();
+}
+
+const DAY_MS = 86_400_000;
+const T1900 = Date.UTC(1900, 0, 1);
+
+/** A deterministic date in 1900-01-01 … 2099-12-31. */
+export function tokenDate(key: Buffer | undefined, value: string): string {
+  const days = Number(digest(key, value).readBigUInt64BE(0) % 73_049n);
+  return new Date(T1900 + days * DAY_MS).toISOString().slice(0, 10);
+}
+
+/** Keeps separators and the last min(4, half) letters/digits; masks the other letters/digits with `*`. */
+export function partialText(s: string): string {
+  const chars = [...s];
+  const alnum = chars.filter((c) => /[\p{L}\p{N}]/u.test(c)).length;
+  let keep = Math.min(4, Math.floor(alnum / 2));
+  for (let i = chars.length - 1; i >= 0; i--) {
+    if (!/[\p{L}\p{N}]/u.test(chars[i]!)) continue;
+    if (keep > 0) keep--;
+    else chars[i] = '*';
+  }
+  return chars.join('');
+}
+
+/** The last min(4, half) digits of the integer part, as a number (`4111111111111111` → `1111`). */
+function partialNumber(text: string): string {
+  const int = text.replace(/^[-+]/, '').split(/[.eE]/)[0]!.replace(/\D/g, '');
+  const keep = Math.min(4, Math.floor(int.length / 2));
+  return keep === 0 ? '0' : String(Number(int.slice(-keep)));
+}
+
+function dateLike(leaf: Leaf, strategy: StrategySpec, key: Buffer | undefined): string {
+  let date: string;
+  if (strategy.kind === 'token') date = tokenDate(key, leaf.text);
+  else if (strategy.kind === 'partial') {
+    // Keep the year (the "last four" of a date); find it whatever the DateStyle.
+    const y = /(?<!\d)(\d{4})(?!\d)/.exec(leaf.text)?.[1];
+    date = y !== undefined && y !== '0000' ? `${y}-01-01` : '1900-01-01';
+  } else date = '1900-01-01';
+  return leaf.kind === 'date' ? date : leaf.kind === 'timestamptz' ? `${date} 00:00:00+00` : `${date} 00:00:00`;
+}
+
+/** The replacement for one leaf (text form), or null for NULL. */
+export function maskLeaf(leaf: Leaf, strategy: StrategySpec, key?: Buffer): string | null {
+  if (strategy.kind === 'null') return null;
+  const { kind } = leaf;
+  switch (kind) {
+    case 'string':
+      if (strategy.kind === 'partial') return partialText(leaf.text);
+      if (strategy.kind === 'token') return tokenText(key, leaf.text);
+      return strategy.mask ?? DEFAULT_REDACT_MASK;
+    case 'integer':
+    case 'numeric':
+    case 'float': {
+      const width = kind === 'integer' ? integerWidth(leaf.typeOid) : 8;
+      if (strategy.kind === 'partial') return partialNumber(leaf.text);
+      if (strategy.kind === 'token') return tokenNumber(key, leaf.text, width);
+      return '0';
+    }
+    case 'date':
+    case 'timestamp':
+    case 'timestamptz':
+      return dateLike(leaf, strategy, key);
+    case 'uuid': {
+      if (strategy.kind === 'token') {
+        const h = Buffer.from(digest(key, leaf.text).subarray(0, 16));
+        h[6] = (h[6]! & 0x0f) | 0x80; // RFC 9562 version 8 (custom), so it reads as a syntactically valid UUID
+        h[8] = (h[8]! & 0x3f) | 0x80;
+        const x = h.toString('hex');
+        return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20)}`;
+      }
+      const tail = strategy.kind === 'partial' ? leaf.text.replace(/-/g, '').slice(-4) : '0000';
+      return `00000000-0000-0000-0000-00000000${tail}`;
+    }
+    case 'bool':
+      return strategy.kind === 'token' ? ((digest(key, leaf.text)[0]! & 1) === 1 ? 't' : 'f') : 'f';
+    case 'json':
+      // A whole JSON value becomes a JSON string: keys are data too (jsonb_object_agg), so no structure is kept.
+      return JSON.stringify(strategy.kind === 'token' ? tokenText(key, leaf.text) : (strategy.kind === 'redact' ? strategy.mask : undefined) ?? DEFAULT_REDACT_MASK);
+    case 'bytea':
+      return strategy.kind === 'token' ? `\\x${digest(key, leaf.text).subarray(0, 16).toString('hex')}` : '\\x';
+    case 'fixed':
+      return FIXED_TEXT.get(leaf.typeOid) ?? '';
+  }
+}
+
+export interface MaskValueContext {
+  typeOid: number;
+  format: 0 | 1;
+  /** The class being masked (for error messages and future per-class shapes). */
+  cls: DataClass;
+  strategy: Strategy;
+  /** The scope key for `token` (deriveScopeKey). */
+  key?: Buffer;
+}
+
+/**
+ * Masks a whole value, keeping it valid for its type. Returns null for SQL
+ * NULL. Throws GW_MASKING_UNSUPPORTED for a binary value whose layout is not
+ * known (unless the strategy is `null`): the caller fails closed with an
+ * error naming the column.
+ */
+export function maskValue(value: Buffer, ctx: MaskValueContext): Buffer | null {
+  if (ctx.strategy.kind === 'null') return null;
+  const r = transformValue(value, ctx.typeOid, ctx.format, 'whole', (leaf) => maskLeaf(leaf, ctx.strategy, ctx.key));
+  // undefined: an array of NULLs only — nothing to mask.
+  return r === undefined ? value : r;
+}
+
+/** The JSON type OID, for callers that mask JSON text they hold outside a row. */
+export const JSON_OID = OID.json;

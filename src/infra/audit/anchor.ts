@@ -1,0 +1,33 @@
+/**
+ * Anchoring to a directory: every new checkpoint is also written as its own
+ * file, never overwritten (flag 'wx'). Point the directory at write-once
+ * storage (WORM bucket mount, append-only NFS export, a host the gateway's
+ * operators do not administer) and `verify` can then compare the live log
+ * against the copies: a rollback or a rewritten history shows up as a split
+ * view. The HTTP sink of issue 5 point 7 would be a second implementation of
+ * the same `onCheckpoint` callback.
+ */
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { CheckpointInfo } from './sqlite-log.ts';
+
+/** `onCheckpoint` callback writing `<dir>/<size padded>-<id>.note`. */
+export function directoryAnchor(dir: string): (cp: CheckpointInfo) => void {
+  mkdirSync(dir, { recursive: true });
+  return (cp) => {
+    const name = `${String(cp.size).padStart(16, '0')}-${cp.id}.note`;
+    try {
+      writeFileSync(join(dir, name), cp.note, { flag: 'wx', mode: 0o444 });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+  };
+}
+
+/** The checkpoint notes in an anchor directory, ordered by size. */
+export function readAnchors(dir: string): string[] {
+  return readdirSync(dir)
+    .filter((n) => n.endsWith('.note'))
+    .sort()
+    .map((n) => readFileSync(join(dir, n), 'utf8'));
+}
