@@ -8,7 +8,8 @@ export function registerUp(program: Command): void {
     .command('up')
     .description('start Gatehouse (demo mode with an embedded Postgres when no config file is present)')
     .option('-c, --config <file>', 'configuration file (default: ./gatehouse.yaml if present, else demo mode)')
-    .action(async (opts: { config?: string }) => {
+    .option('--demo-listen <host:port>', 'where the demo listens for Postgres clients', '127.0.0.1:15432')
+    .action(async (opts: { config?: string; demoListen: string }) => {
       let demo: DemoDatabase | null = null;
       try {
         const choice = chooseConfig(opts.config);
@@ -16,7 +17,7 @@ export function registerUp(program: Command): void {
         if (!config) {
           process.stderr.write('gatehouse: no gatehouse.yaml here: starting the demo (embedded Postgres, dev token issuer)…\n');
           demo = await startDemoDatabase(choice.stateDir);
-          config = demoConfig(demo.port);
+          config = demoConfig(demo.port, opts.demoListen);
         }
         const gw = await startGateway({ config, baseDir: choice.baseDir });
         const { host, port } = gw.postgres;

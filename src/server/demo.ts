@@ -36,10 +36,10 @@ export async function startDemoDatabase(stateDir: string): Promise<DemoDatabase>
   };
 }
 
-export function demoConfig(dbPort: number, env: NodeJS.ProcessEnv = process.env): Config {
+export function demoConfig(dbPort: number, listen = '127.0.0.1:15432', env: NodeJS.ProcessEnv = process.env): Config {
   return parseConfig(
     `
-listen: { postgres: 127.0.0.1:15432 }
+listen: { postgres: "${listen}" }
 state: ./.gatehouse
 identity: { dev: true }
 connections:

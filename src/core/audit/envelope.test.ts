@@ -4,7 +4,7 @@ import { canonicalJson, isCanonicalJson } from './canonical.ts';
 import { hashLeaf } from './merkle.ts';
 import { openEvent, parseEnvelope, payloadCommitment, sealEvent } from './envelope.ts';
 import { PAYLOAD_EXPIRED_TEXT } from './events.ts';
-import { CUSTOMER_STRINGS, sampleEvents } from './test-support.ts';
+import { CUSTOMER_STRINGS, approvalSampleEvents, sampleEvents } from './test-support.ts';
 
 test('canonical JSON follows RFC 8785 (sorted keys, ES number form, no whitespace)', () => {
   assert.equal(canonicalJson({ b: 1, a: [1e21, 0.1, -0, 'é'], c: { z: null, y: true } }), '{"a":[1e+21,0.1,0,"é"],"b":1,"c":{"y":true,"z":null}}');
@@ -71,4 +71,22 @@ test('an event whose payload expired reopens with markers', () => {
   assert.equal((ev as { statement: string }).statement, PAYLOAD_EXPIRED_TEXT);
   const failed = sealEvent(sampleEvents()[5]!, 8, 'gw-1');
   assert.deepEqual((openEvent(failed.envelope, null) as { error: unknown }).error, { code: '23505', message: PAYLOAD_EXPIRED_TEXT });
+});
+
+test('approval and grant events: references and counts in the envelope, statement and justification in the payload', () => {
+  for (const [i, ev] of approvalSampleEvents().entries()) {
+    const sealed = sealEvent(ev, i + 1, 'gw-1');
+    for (const s of [...CUSTOMER_STRINGS, 'x@example.com', 'OPS-1', 'ab'.repeat(32), 'cd'.repeat(32)]) {
+      assert.ok(!sealed.envelopeJson.includes(s), `${ev.type} envelope leaks ${s}`);
+    }
+    assert.deepEqual(openEvent(parseEnvelope(sealed.envelopeJson), sealed.payload?.body ?? null), { ...ev, seq: i + 1 });
+  }
+  const [requested, granted] = approvalSampleEvents().map((e, i) => sealEvent(e, i + 1, 'gw-1'));
+  assert.equal(requested!.envelope.approvalId, 'ap1');
+  assert.equal(requested!.envelope.attrs?.['policyId'], 'p-write');
+  assert.equal(requested!.envelope.payload?.class, 'statement');
+  assert.equal(granted!.envelope.payload?.class, 'detail');
+  const expired = openEvent(requested!.envelope, null) as { statement: string; payloadExpired?: true };
+  assert.equal(expired.statement, PAYLOAD_EXPIRED_TEXT);
+  assert.equal(expired.payloadExpired, true);
 });

@@ -47,9 +47,13 @@ const SLOT_SET: ReadonlySet<string> = new Set(ENVELOPE_SLOTS);
 
 /**
  * Other event fields known to hold no customer data, kept under `attrs`.
- * `reason` (session.closed) and `code` must stay closed vocabularies.
+ * `reason` (session.closed) and `code` must stay closed vocabularies; free
+ * text goes in fields not listed here (`message`, `justification`…). Hashes
+ * of statements (`statementHash`, `bindingHash`, `fingerprint`) stay in the
+ * payload: a short statement could be confirmed by guessing against them.
  */
-const ENVELOPE_ATTRS = new Set([
+const ENVELOPE_ATTRS: ReadonlySet<string> = new Set([
+  // sessions, statements, failures
   'protocol',
   'clientAddress',
   'tls',
@@ -58,9 +62,26 @@ const ENVELOPE_ATTRS = new Set([
   'durationMs',
   'rows',
   'code',
+  // retention.run
   'rules',
   'expired',
   'expiredRanges',
+  // approvals and grants (issue 6)
+  'grantId',
+  'requester',
+  'policyId',
+  'policyVersion',
+  'approverGroups',
+  'approvalsNeeded',
+  'approvalsGiven',
+  'complete',
+  'validUntil',
+  'mode',
+  'expiresAt',
+  'previousStatus',
+  'durationSeconds',
+  'activeUntil',
+  'requestExpiresAt',
 ]);
 
 export interface Envelope {
@@ -102,10 +123,11 @@ export interface SealedEvent {
   readonly payload: SealedPayload | null;
 }
 
-export function payloadClassOf(type: string): PayloadClass {
+/** Retention class of an event's payload: statement text is kept as long as statements are. */
+export function payloadClassOf(type: string, payload: Readonly<Record<string, unknown>> = {}): PayloadClass {
   if (type.startsWith('recording.')) return 'recording';
   if (type.includes('result')) return 'result';
-  if (type.startsWith('statement.')) return 'statement';
+  if (type.startsWith('statement.') || 'statement' in payload) return 'statement';
   return 'detail';
 }
 
@@ -164,7 +186,7 @@ export function sealEvent(
   if (hasPayload) {
     const body = canonicalJson(payload);
     const salt = opts.salt ? Buffer.from(opts.salt) : freshSalt();
-    const cls = payloadClassOf(event.type);
+    const cls = payloadClassOf(event.type, payload);
     sealedPayload = { class: cls, salt, body };
     env['payload'] = { class: cls, commitment: payloadCommitment(salt, body) };
   }
@@ -204,11 +226,18 @@ export function parseEnvelope(text: string): Envelope {
 }
 
 /** Payload fields the vocabulary requires, per type, filled with a marker once retention removed them. */
-const REQUIRED_PAYLOAD_TEXT: Readonly<Record<string, readonly string[]>> = {
-  'statement.started': ['statement'],
-  'statement.denied': ['statement'],
-  'auth.failed': ['message'],
-  'upstream.failed': ['message'],
+const REQUIRED_PAYLOAD_FIELDS: Readonly<Record<string, Readonly<Record<string, unknown>>>> = {
+  'statement.started': { statement: PAYLOAD_EXPIRED_TEXT },
+  'statement.denied': { statement: PAYLOAD_EXPIRED_TEXT },
+  'auth.failed': { message: PAYLOAD_EXPIRED_TEXT },
+  'upstream.failed': { message: PAYLOAD_EXPIRED_TEXT },
+  'approval.requested': { statement: PAYLOAD_EXPIRED_TEXT, statementHash: '', bindingHash: '', fingerprint: null },
+  'approval.granted': { justification: PAYLOAD_EXPIRED_TEXT },
+  'approval.denied': { justification: PAYLOAD_EXPIRED_TEXT },
+  'approval.used': { bindingHash: '' },
+  'grant.requested': { justification: PAYLOAD_EXPIRED_TEXT },
+  'grant.approved': { justification: PAYLOAD_EXPIRED_TEXT },
+  'grant.revoked': { justification: PAYLOAD_EXPIRED_TEXT },
 };
 
 /**
@@ -224,7 +253,7 @@ export function openEvent(envelope: Envelope, payloadBody: string | null): Store
     Object.assign(out, JSON.parse(payloadBody) as Record<string, unknown>);
   } else if (envelope.payload) {
     out['payloadExpired'] = true;
-    for (const f of REQUIRED_PAYLOAD_TEXT[envelope.type] ?? []) out[f] ??= PAYLOAD_EXPIRED_TEXT;
+    for (const [f, marker] of Object.entries(REQUIRED_PAYLOAD_FIELDS[envelope.type] ?? {})) out[f] ??= marker;
     if (envelope.errorCode !== undefined) out['error'] ??= { code: envelope.errorCode, message: PAYLOAD_EXPIRED_TEXT };
   }
   out['seq'] = envelope.seq;

@@ -36,3 +36,22 @@ export function sampleEvents(time = 1_764_000_000_000): GatewayEvent[] {
 
 /** Secret/customer strings that must never appear in an envelope. */
 export const CUSTOMER_STRINGS = ['ann@example.com', 'DELETE FROM', 'token expired', 'ECONNREFUSED'];
+
+/** Approval and grant events (issue 6 vocabulary). */
+export function approvalSampleEvents(time = 1_764_000_000_000): GatewayEvent[] {
+  const requester = { issuer: identity.issuer, subject: identity.subject };
+  const approver = { ...identity, subject: 'bob', kind: 'human' as const, groups: ['dba'] };
+  return [
+    {
+      type: 'approval.requested', time, approvalId: 'ap1', identity, connection: 'orders-db', action: 'sql:write', tables: ['public.customers'],
+      statement: "UPDATE customers SET email = 'x@example.com'", statementHash: 'ab'.repeat(32), bindingHash: 'cd'.repeat(32), fingerprint: 'f1',
+      policyId: 'p-write', policyVersion: 3, approverGroups: ['dba'], approvalsNeeded: 1, mode: 'hold', expiresAt: time + 60_000,
+    },
+    {
+      type: 'approval.granted', time, approvalId: 'ap1', identity: approver, requester, connection: 'orders-db', justification: 'ticket OPS-1, ann@example.com asked',
+      approvalsGiven: 1, approvalsNeeded: 1, complete: true, validUntil: time + 300_000,
+    },
+    { type: 'approval.used', time, approvalId: 'ap1', identity, connection: 'orders-db', bindingHash: 'cd'.repeat(32) },
+    { type: 'grant.expired', time, grantId: 'g1', requester, connection: 'orders-db', previousStatus: 'active' },
+  ];
+}

@@ -1,0 +1,495 @@
+/**
+ * Column lineage over the libpg_query parse tree: for each output column of
+ * a statement, the data classes (from column rules) its value may be derived
+ * from — through functions, casts, CASE, sub-selects, CTEs, set operations
+ * and views — and the classes used in predicates (WHERE, JOIN, ORDER BY,
+ * GROUP BY, HAVING, DISTINCT ON, window clauses) for the inference guard.
+ *
+ * Why over-approximate: detectors cannot recognise a transformed value
+ * (`reverse(ssn)`), so lineage is the only thing between such a query and a
+ * clear value. Every uncertainty therefore widens the result: an expression
+ * carries the classes of *every* column it mentions (a CASE condition
+ * included), a name that might belong to an outer query is looked up there
+ * too, and anything unresolvable is 'unknown'.
+ *
+ * See relations.ts for the shapes and functions.ts for which calls are followed.
+ */
+import { effectivePath } from '../../classify/sql/names.ts';
+import type { DataClass } from '../types.ts';
+import { functionLineage, VALUE_CATALOG_RELATIONS } from './functions.ts';
+import { add, derivedRel, empty, figureName, functionRel, opaqueRel, unionAll, unknownLin, type Col, type Lin, type Lookup, type Rel, type SelectOut } from './relations.ts';
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
+const str = (v: unknown): string | undefined => (isObj(v) && isObj(v.String) && typeof v.String.sval === 'string' ? v.String.sval : undefined);
+const names = (v: unknown): string[] => arr(v).map((x) => str(x) ?? '*');
+/** `{ Kind: body }` → [Kind, body]. */
+function node(v: unknown): [string, Obj] | null {
+  if (!isObj(v)) return null;
+  const keys = Object.keys(v);
+  if (keys.length !== 1) return null;
+  const body = v[keys[0]!];
+  return isObj(body) ? [keys[0]!, body] : null;
+}
+
+export interface LineageCatalog {
+  /** The class a column rule gives this column (for the current connection), or null. */
+  columnClass(schema: string, table: string, column: string): DataClass | null;
+  /** A view's SELECT (pg_get_viewdef), or null when the relation is not a view. */
+  viewDefinition?(schema: string, table: string): string | null;
+  /** A relation's column names in order, or null when it does not exist (lets `*` expand and picks the search_path match). */
+  columns?(schema: string, table: string): string[] | null;
+  searchPath: string[];
+}
+
+interface Scope {
+  rels: Rel[];
+  parent: Scope | null;
+  ctes: Map<string, SelectOut>;
+}
+
+const MAX_VIEW_DEPTH = 8;
+
+export class Analyzer {
+  readonly predicates = new Set<DataClass>();
+  readonly writes: Lin = empty();
+  readonly #views = new Set<string>();
+
+  constructor(
+    readonly catalog: LineageCatalog,
+    readonly parse: (sql: string) => unknown[],
+  ) {}
+
+  /** One parsed statement (`{ SelectStmt: … }`) → its output, or null when it returns no rows. */
+  statement(stmt: unknown, parent: Scope | null = null): SelectOut | null {
+    const n = node(stmt);
+    if (!n) return null;
+    const [kind, b] = n;
+    switch (kind) {
+      case 'SelectStmt': {
+        const out = this.select(b, parent);
+        if (b.intoClause) this.#writeAll(out); // SELECT … INTO copies values into a new table
+        return out;
+      }
+      case 'InsertStmt':
+      case 'UpdateStmt':
+      case 'DeleteStmt':
+      case 'MergeStmt':
+        return this.#dml(kind, b, parent);
+      case 'DeclareCursorStmt':
+        return this.statement(b.query, parent);
+      case 'CreateTableAsStmt': {
+        const out = this.statement(b.query, parent);
+        if (out) this.#writeAll(out);
+        return null;
+      }
+      case 'ExplainStmt':
+        this.statement(b.query, parent); // predicates only: a plan shows no row values
+        return null;
+      case 'CopyStmt':
+        return this.#copy(b, parent);
+      default:
+        return null;
+    }
+  }
+
+  #writeAll(out: SelectOut): void {
+    for (const c of out.cols) add(this.writes, c.lin);
+    add(this.writes, out.tail?.lin);
+  }
+
+  #copy(b: Obj, parent: Scope | null): SelectOut | null {
+    if (b.is_from === true) return null;
+    if (b.query) return this.statement(b.query, parent);
+    const rv = b.relation;
+    if (!isObj(rv)) return null;
+    const rel = this.#table(rv, { rels: [], parent, ctes: new Map() });
+    const attl = arr(b.attlist).map(str).filter((s): s is string => s !== undefined);
+    if (attl.length > 0) return { cols: attl.map((c) => ({ name: c, lin: rel.lookup(c)?.lin ?? unknownLin() })), tail: null };
+    const ex = rel.expand();
+    // COPY has no RowDescription, so the engine cannot fall back on column origins: unknown columns are 'unknown'.
+    return ex ? { cols: ex, tail: null } : { cols: [], tail: { lin: add(unknownLin(), rel.whole()), lookup: (c) => rel.lookup(c) } };
+  }
+
+  select(b: Obj, parent: Scope | null): SelectOut {
+    const scope: Scope = { rels: [], parent, ctes: new Map() };
+    this.#with(b.withClause, scope);
+    if (typeof b.op === 'string' && b.op !== 'SETOP_NONE') {
+      const l = this.select(isObj(b.larg) ? b.larg : {}, scope);
+      const r = this.select(isObj(b.rarg) ? b.rarg : {}, scope);
+      const out = mergeSetOp(l, r);
+      this.#orderBy(b.sortClause, scope, out);
+      return out;
+    }
+    if (Array.isArray(b.valuesLists)) {
+      const cols: Col[] = [];
+      for (const row of b.valuesLists) {
+        arr(node(row)?.[1].items).forEach((e, i) => {
+          cols[i] ??= { name: `column${i + 1}`, lin: empty() };
+          add(cols[i]!.lin, this.expr(e, scope));
+        });
+      }
+      return { cols, tail: null };
+    }
+    for (const item of arr(b.fromClause)) this.#from(item, scope);
+    for (const p of [b.whereClause, b.havingClause, b.groupClause, b.distinctClause, b.windowClause]) this.#predicate(p, scope);
+    const out = this.#targets(arr(b.targetList), scope);
+    this.#orderBy(b.sortClause, scope, out);
+    return out;
+  }
+
+  #with(w: unknown, scope: Scope): void {
+    if (!isObj(w)) return;
+    for (const c of arr(w.ctes)) {
+      const cte = node(c)?.[1];
+      if (!cte || typeof cte.ctename !== 'string') continue;
+      const colnames = arr(cte.aliascolnames).map((x) => str(x) ?? '');
+      const rename = (o: SelectOut): SelectOut => ({ cols: o.cols.map((col, i) => ({ name: colnames[i] || col.name, lin: col.lin })), tail: o.tail });
+      if (w.recursive === true) {
+        // Iterate to a fixed point: the recursive term reads the CTE itself. Lineage only grows, classes are finite.
+        let cur: SelectOut = { cols: colnames.map((n) => ({ name: n, lin: empty() })), tail: null };
+        for (let i = 0; i < 4; i++) {
+          scope.ctes.set(cte.ctename, cur);
+          const next = rename(this.statement(cte.ctequery, scope) ?? { cols: [], tail: null });
+          const merged = mergeSetOp(cur, next);
+          if (sameLineage(merged, cur)) break;
+          cur = merged;
+        }
+        scope.ctes.set(cte.ctename, cur);
+      } else {
+        scope.ctes.set(cte.ctename, rename(this.statement(cte.ctequery, scope) ?? { cols: [], tail: null }));
+      }
+    }
+  }
+
+  #from(item: unknown, scope: Scope): void {
+    const n = node(item);
+    if (!n) return;
+    const [kind, b] = n;
+    switch (kind) {
+      case 'RangeVar':
+        scope.rels.push(this.#table(b, scope));
+        return;
+      case 'RangeSubselect': {
+        // A non-LATERAL sub-select sees outer queries and this level's CTEs, not its FROM siblings.
+        const sees: Scope = b.lateral === true ? scope : { rels: [], parent: scope.parent, ctes: scope.ctes };
+        const out = this.statement(b.subquery, sees) ?? { cols: [], tail: null };
+        const alias = isObj(b.alias) ? b.alias : {};
+        scope.rels.push(derivedRel(typeof alias.aliasname === 'string' ? alias.aliasname : '', out, arr(alias.colnames).map((x) => str(x) ?? '')));
+        return;
+      }
+      case 'JoinExpr':
+        this.#from(b.larg, scope);
+        this.#from(b.rarg, scope);
+        this.#predicate(b.quals, scope);
+        for (const u of arr(b.usingClause)) this.#predicate({ ColumnRef: { fields: [u] } }, scope);
+        return;
+      case 'RangeFunction': {
+        const lin = empty();
+        for (const f of arr(b.functions)) add(lin, this.expr(arr(node(f)?.[1].items)[0], scope));
+        const alias = isObj(b.alias) ? b.alias : {};
+        const first = node(arr(node(arr(b.functions)[0])?.[1].items)[0]);
+        const fname = first?.[0] === 'FuncCall' ? names(first[1].funcname).pop() : undefined;
+        scope.rels.push(functionRel(typeof alias.aliasname === 'string' ? alias.aliasname : (fname ?? ''), lin, arr(alias.colnames).map((x) => str(x) ?? '')));
+        return;
+      }
+      case 'RangeTableSample':
+        this.#from(b.relation, scope);
+        return;
+      default: {
+        // XMLTABLE, JSON_TABLE and anything newer: the lineage of everything they mention.
+        const alias = isObj(b.alias) ? b.alias : {};
+        scope.rels.push(functionRel(typeof alias.aliasname === 'string' ? alias.aliasname : '', this.expr(b, scope), []));
+      }
+    }
+  }
+
+  /** A table, view or CTE reference. */
+  #table(rv: Obj, scope: Scope): Rel {
+    const relname = typeof rv.relname === 'string' ? rv.relname : '';
+    const schema = typeof rv.schemaname === 'string' ? rv.schemaname : undefined;
+    const alias = isObj(rv.alias) && typeof rv.alias.aliasname === 'string' ? rv.alias.aliasname : relname;
+    const colnames = isObj(rv.alias) ? arr(rv.alias.colnames).map((x) => str(x) ?? '') : [];
+    if (schema === undefined) {
+      for (let s: Scope | null = scope; s; s = s.parent) {
+        const cte = s.ctes.get(relname);
+        if (cte) return derivedRel(alias, cte, colnames);
+      }
+    }
+    if (VALUE_CATALOG_RELATIONS.has(relname) && (schema === undefined || schema === 'pg_catalog')) return opaqueRel(alias);
+    const candidates = schema !== undefined ? [schema] : [...(relname.startsWith('pg_') || this.catalog.searchPath.length === 0 ? ['pg_catalog'] : []), ...effectivePath(this.catalog.searchPath)];
+    // With a catalog of column lists, Postgres's own choice (the first schema that has the table) is known; without, every candidate counts.
+    const listed = this.catalog.columns ? candidates.map((s) => [s, this.catalog.columns!(s, relname)] as const).find(([, c]) => c !== null) : undefined;
+    const chosen = listed ? [listed[0]] : candidates;
+    const views = chosen.map((s) => this.#view(s, relname)).filter((v): v is Rel => v !== null);
+    const cat = this.catalog;
+    const lookup = (col: string): Lookup | null => {
+      if (listed && !listed[1]!.includes(col) && views.length === 0) return null;
+      const lin = empty();
+      for (const s of chosen) {
+        const c = cat.columnClass(s, relname, col);
+        if (c !== null) lin.classes.add(c);
+      }
+      for (const v of views) add(lin, v.lookup(col)?.lin);
+      return { lin, definite: listed !== undefined };
+    };
+    const rel: Rel = {
+      name: alias,
+      lookup: (col) => {
+        // `FROM people AS p(a, b)` renames columns by position: without the column list we cannot tell which one `b` is.
+        const i = colnames.indexOf(col);
+        if (i < 0) return lookup(col);
+        const real = listed?.[1]?.[i] ?? views[0]?.expand()?.[i]?.name;
+        return real === undefined ? { lin: unknownLin(), definite: true } : lookup(real);
+      },
+      expand: () => {
+        const list = listed?.[1] ?? views[0]?.expand()?.map((c) => c.name);
+        if (!list) return null;
+        return list.map((c, i) => ({ name: colnames[i] ?? c, lin: lookup(c)?.lin ?? empty() }));
+      },
+      tail: () => (views.length > 0 ? add(unknownLin(), unionAll(views.map((v) => v.whole()))) : empty()),
+      whole: () => {
+        const ex = rel.expand();
+        return ex ? unionAll(ex.map((c) => c.lin)) : unknownLin();
+      },
+    };
+    return rel;
+  }
+
+  /** A view's lineage, from its definition (depth- and cycle-guarded: a broken catalog must not hang us). */
+  #view(schema: string, relname: string): Rel | null {
+    const def = this.catalog.viewDefinition?.(schema, relname) ?? null;
+    if (def === null) return null;
+    const key = `${schema}.${relname}`;
+    if (this.#views.has(key) || this.#views.size >= MAX_VIEW_DEPTH) return opaqueRel(relname);
+    this.#views.add(key);
+    try {
+      const stmts = this.parse(def);
+      const out = stmts.length === 1 ? this.statement(stmts[0]) : null;
+      return out ? derivedRel(relname, out) : opaqueRel(relname);
+    } catch {
+      return opaqueRel(relname); // an unparsable view: fail closed
+    } finally {
+      this.#views.delete(key);
+    }
+  }
+
+  #targets(targets: unknown[], scope: Scope): SelectOut {
+    const cols: Col[] = [];
+    let tail: { lin: Lin; rels: Rel[]; extra: Col[] } | null = null;
+    for (const t of targets) {
+      const rt = node(t)?.[1] ?? {};
+      const ref = node(rt.val);
+      const fields = ref?.[0] === 'ColumnRef' ? names(ref[1].fields) : [];
+      if (fields[fields.length - 1] === '*') {
+        const rels = fields.length === 1 ? scope.rels : [this.#findRel(fields[fields.length - 2]!, scope) ?? opaqueRel('')];
+        for (const rel of rels) {
+          const ex = tail ? null : rel.expand();
+          if (ex) cols.push(...ex);
+          else {
+            tail ??= { lin: empty(), rels: [], extra: [] };
+            add(tail.lin, rel.tail());
+            tail.rels.push(rel);
+          }
+        }
+        continue;
+      }
+      const col = { name: typeof rt.name === 'string' ? rt.name : figureName(rt.val), lin: this.expr(rt.val, scope) };
+      if (tail) {
+        // Past an unexpandable `*` positions are unknown: this column's lineage applies to the whole tail.
+        add(tail.lin, col.lin);
+        tail.extra.push(col);
+      } else cols.push(col);
+    }
+    if (!tail) return { cols, tail: null };
+    const t = tail;
+    return {
+      cols,
+      tail: {
+        lin: t.lin,
+        lookup: (name) => {
+          const hits = [...t.rels.map((r) => r.lookup(name)), ...t.extra.filter((c) => c.name === name).map((c) => ({ lin: c.lin, definite: true }))];
+          const found = hits.filter((h): h is Lookup => h !== null);
+          return found.length === 0 ? null : { lin: unionAll(found.map((f) => f.lin)), definite: found.some((f) => f.definite) };
+        },
+      },
+    };
+  }
+
+  /** ORDER BY may name output columns (`ORDER BY 1`, `ORDER BY alias`) as well as input expressions. */
+  #orderBy(sort: unknown, scope: Scope, out: SelectOut): void {
+    for (const s of arr(sort)) {
+      const e = node(s)?.[1].node;
+      const n = node(e);
+      const pos = n?.[0] === 'A_Const' && isObj(n[1].ival) ? Number(n[1].ival.ival) : NaN;
+      if (Number.isInteger(pos)) {
+        const col = out.cols[pos - 1];
+        for (const c of (col?.lin ?? out.tail?.lin ?? empty()).classes) this.predicates.add(c);
+        continue;
+      }
+      const f = n?.[0] === 'ColumnRef' ? names(n[1].fields) : [];
+      if (f.length === 1) for (const c of out.cols.filter((x) => x.name === f[0])) for (const k of c.lin.classes) this.predicates.add(k);
+      this.#predicate(e, scope);
+    }
+  }
+
+  #predicate(e: unknown, scope: Scope): void {
+    if (e === undefined || e === null) return;
+    for (const c of this.expr(e, scope).classes) this.predicates.add(c);
+  }
+
+  #findRel(name: string, scope: Scope): Rel | null {
+    for (let s: Scope | null = scope; s; s = s.parent) {
+      for (let i = s.rels.length - 1; i >= 0; i--) if (s.rels[i]!.name === name) return s.rels[i]!;
+    }
+    return null;
+  }
+
+  /** Lineage of an expression: the union over everything it reads. */
+  expr(e: unknown, scope: Scope): Lin {
+    if (Array.isArray(e)) return unionAll(e.map((x) => this.expr(x, scope)));
+    if (!isObj(e)) return empty();
+    const n = node(e);
+    if (!n || !/^[A-Z]/.test(n[0])) return unionAll(Object.values(e).map((v) => this.expr(v, scope)));
+    const [kind, b] = n;
+    switch (kind) {
+      case 'ColumnRef':
+        return this.#columnRef(names(b.fields), scope);
+      case 'A_Const':
+      case 'ParamRef':
+      case 'TypeName':
+        return empty();
+      case 'FuncCall': {
+        const args = add(this.expr(b.args, scope), this.expr(b.agg_order, scope));
+        this.#predicate(b.agg_filter, scope);
+        this.#predicate(b.over, scope);
+        const how = functionLineage(names(b.funcname));
+        return how === 'none' ? empty() : how === 'unknown' ? add(unknownLin(), args) : args;
+      }
+      case 'SubLink': {
+        const out = this.statement(b.subselect, scope);
+        return add(add(unionAll((out?.cols ?? []).map((c) => c.lin)), out?.tail?.lin), this.expr(b.testexpr, scope));
+      }
+      case 'SelectStmt':
+      case 'InsertStmt':
+      case 'UpdateStmt':
+      case 'DeleteStmt': {
+        const out = this.statement(e, scope);
+        return add(unionAll((out?.cols ?? []).map((c) => c.lin)), out?.tail?.lin);
+      }
+      default:
+        return unionAll(Object.values(b).map((v) => this.expr(v, scope)));
+    }
+  }
+
+  #columnRef(f: string[], scope: Scope): Lin {
+    if (f.length === 0) return unknownLin();
+    const last = f[f.length - 1]!;
+    if (last === '*') {
+      if (f.length === 1) return unionAll(scope.rels.map((r) => r.whole()));
+      return this.#findRel(f[f.length - 2]!, scope)?.whole() ?? unknownLin();
+    }
+    if (f.length >= 2) {
+      const rel = this.#findRel(f[f.length - 2]!, scope);
+      if (rel) return rel.lookup(last)?.lin ?? empty();
+      // `(comp).field` written as `comp.field`, or an unknown qualifier: the first name as a column, else unknown.
+      const asColumn = this.#unqualified(f[0]!, scope);
+      return asColumn ?? unknownLin();
+    }
+    return this.#unqualified(last, scope) ?? empty();
+  }
+
+  /** Innermost scope first; keeps looking outward until a relation definitely has the column. */
+  #unqualified(col: string, scope: Scope): Lin | null {
+    const lin = empty();
+    let found = false;
+    for (let s: Scope | null = scope; s; s = s.parent) {
+      let definite = false;
+      for (const rel of s.rels) {
+        const l = rel.lookup(col);
+        if (!l) continue;
+        found = true;
+        add(lin, l.lin);
+        definite ||= l.definite;
+      }
+      if (definite) return lin;
+    }
+    if (found) return lin;
+    return this.#findRel(col, scope)?.whole() ?? null; // `SELECT p FROM people p`: a whole-row reference
+  }
+
+  #dml(kind: string, b: Obj, parent: Scope | null): SelectOut | null {
+    const scope: Scope = { rels: [], parent, ctes: new Map() };
+    this.#with(b.withClause, scope);
+    const target = isObj(b.relation) ? this.#table(b.relation, scope) : opaqueRel('');
+    scope.rels.push(target);
+    /** Values written per target column (they show in RETURNING and must not launder a class into another column). */
+    const written = new Map<string, Lin>();
+    const write = (col: string | null, lin: Lin): void => {
+      const key = col ?? '';
+      written.set(key, add(written.get(key) ?? empty(), lin));
+      const own = col === null ? null : target.lookup(col)?.lin;
+      for (const c of lin.classes) if (!own?.classes.has(c)) this.writes.classes.add(c);
+      if (lin.unknown) this.writes.unknown = true;
+    };
+    for (const item of arr(kind === 'DeleteStmt' ? b.usingClause : b.fromClause)) this.#from(item, scope);
+    if (kind === 'MergeStmt') {
+      this.#from(b.sourceRelation, scope);
+      this.#predicate(b.joinCondition, scope);
+      for (const w of arr(b.mergeWhenClauses)) write(null, this.expr(node(w)?.[1], scope));
+    }
+    this.#predicate(b.whereClause, scope);
+    if (kind === 'UpdateStmt') {
+      for (const t of arr(b.targetList)) {
+        const rt = node(t)?.[1] ?? {};
+        write(typeof rt.name === 'string' ? rt.name : null, this.expr(rt.val, scope));
+      }
+    }
+    if (kind === 'InsertStmt') {
+      const src = this.statement(b.selectStmt, scope);
+      const cols = arr(b.cols).map((c) => node(c)?.[1].name);
+      (src?.cols ?? []).forEach((c, i) => write(typeof cols[i] === 'string' ? cols[i] : (target.expand()?.[i]?.name ?? null), c.lin));
+      if (src?.tail) write(null, src.tail.lin);
+      const conflict = isObj(b.onConflictClause) ? b.onConflictClause : {};
+      const excluded = functionRel('excluded', unionAll(written.values()), []);
+      const cs: Scope = { rels: [target, excluded], parent: scope, ctes: new Map() };
+      this.#predicate(conflict.whereClause, cs);
+      for (const t of arr(conflict.targetList)) write(null, this.expr(node(t)?.[1].val, cs));
+    }
+    const ret = isObj(b.returningClause) ? arr(b.returningClause.exprs) : arr(b.returningList);
+    if (ret.length === 0) return null;
+    // RETURNING sees the target with what was written into it; PG 18 adds `old` and `new` for the same row.
+    const anyColumn = written.get('');
+    const returned: Rel = {
+      name: target.name,
+      lookup: (col) => {
+        const l = target.lookup(col);
+        const extra = add(add(empty(), written.get(col)), anyColumn);
+        return l ? { lin: add(add(empty(), l.lin), extra), definite: l.definite } : extra.classes.size > 0 || extra.unknown ? { lin: extra, definite: false } : null;
+      },
+      expand: () => target.expand()?.map((c) => ({ name: c.name, lin: add(add(add(empty(), c.lin), written.get(c.name)), anyColumn) })) ?? null,
+      tail: () => add(add(target.tail(), anyColumn), unionAll(written.values())),
+      whole: () => add(target.whole(), unionAll(written.values())),
+    };
+    const rs: Scope = { rels: [returned, ...scope.rels.slice(1), { ...returned, name: 'old' }, { ...returned, name: 'new' }], parent: scope.parent, ctes: scope.ctes };
+    return this.#targets(ret, rs);
+  }
+}
+
+/** Column-wise union of two branches of a set operation (UNION with a literal branch keeps the class). */
+function mergeSetOp(l: SelectOut, r: SelectOut): SelectOut {
+  const n = Math.max(l.cols.length, r.cols.length);
+  const cols: Col[] = [];
+  for (let i = 0; i < n; i++) {
+    cols.push({ name: l.cols[i]?.name ?? r.cols[i]?.name ?? '?column?', lin: add(add(empty(), l.cols[i]?.lin ?? l.tail?.lin), r.cols[i]?.lin ?? r.tail?.lin) });
+  }
+  if (!l.tail && !r.tail) return { cols, tail: null };
+  const lin = add(add(empty(), l.tail?.lin), r.tail?.lin);
+  return { cols, tail: { lin, lookup: (name) => l.tail?.lookup(name) ?? r.tail?.lookup(name) ?? null } };
+}
+
+function sameLineage(a: SelectOut, b: SelectOut): boolean {
+  const key = (o: SelectOut): string => JSON.stringify(o.cols.map((c) => [[...c.lin.classes].sort(), c.lin.unknown]));
+  return key(a) === key(b);
+}
