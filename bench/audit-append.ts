@@ -40,6 +40,8 @@ interface Result {
   events: number;
   seconds: number;
   eventsPerSecond: number;
+  /** Events per second of this process's CPU time: the capacity of one uncontended core, fsync waits excluded. */
+  eventsPerCpuSecond: number;
   p50Ms: number;
   p99Ms: number;
   batches: number;
@@ -52,6 +54,7 @@ async function run(durability: 'full' | 'normal', concurrency: number, n: number
   const log = AuditLog.open({ stateDir: dir, instance: 'bench', signingKey: key, keyName: 'gatehouse.bench/audit', durability, checkpointEvery: { entries: 1000, seconds: 10 } });
   const latencies = new Float64Array(n);
   let next = 0;
+  const cpu0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
   const session = async (): Promise<void> => {
     for (let i = next++; i < n; i = next++) {
@@ -62,6 +65,8 @@ async function run(durability: 'full' | 'normal', concurrency: number, n: number
   };
   await Promise.all(Array.from({ length: concurrency }, session));
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  const cpu = process.cpuUsage(cpu0);
+  const cpuSeconds = (cpu.user + cpu.system) / 1e6;
   const st = log.stats();
   const v0 = process.hrtime.bigint();
   const ok = log.verify().ok;
@@ -76,6 +81,7 @@ async function run(durability: 'full' | 'normal', concurrency: number, n: number
     events: n,
     seconds: +seconds.toFixed(3),
     eventsPerSecond: Math.round(n / seconds),
+    eventsPerCpuSecond: Math.round(n / cpuSeconds),
     p50Ms: +sorted[Math.floor(n * 0.5)]!.toFixed(3),
     p99Ms: +sorted[Math.floor(n * 0.99)]!.toFixed(3),
     batches: st.batches,
@@ -90,10 +96,12 @@ results.push(await run('full', 1, Math.min(total, 2_000)));
 for (const c of [16, 256, 1024]) results.push(await run('full', c, total));
 results.push(await run('normal', 256, total));
 
-console.log('durability  concurrency  events    events/s   p50 ms   p99 ms   batches  checkpoints  verify ms');
+const load = (await import('node:os')).loadavg()[0]!.toFixed(1);
+console.log(`load average ${load} on ${(await import('node:os')).cpus().length} CPUs (other processes share them: compare events/s with events/CPU-s)`);
+console.log('durability  concurrency  events    events/s  events/CPU-s   p50 ms   p99 ms   batches  checkpoints  verify ms');
 for (const r of results) {
   console.log(
-    `${r.durability.padEnd(10)}  ${String(r.concurrency).padStart(11)}  ${String(r.events).padStart(7)}  ${String(r.eventsPerSecond).padStart(9)}  ${r.p50Ms.toFixed(3).padStart(7)}  ${r.p99Ms.toFixed(3).padStart(7)}  ${String(r.batches).padStart(7)}  ${String(r.checkpoints).padStart(11)}  ${String(r.verifyMs).padStart(9)}`,
+    `${r.durability.padEnd(10)}  ${String(r.concurrency).padStart(11)}  ${String(r.events).padStart(7)}  ${String(r.eventsPerSecond).padStart(9)}  ${String(r.eventsPerCpuSecond).padStart(12)}  ${r.p50Ms.toFixed(3).padStart(7)}  ${r.p99Ms.toFixed(3).padStart(7)}  ${String(r.batches).padStart(7)}  ${String(r.checkpoints).padStart(11)}  ${String(r.verifyMs).padStart(9)}`,
   );
 }
 const baseline = results[0]!;

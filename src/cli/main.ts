@@ -3,6 +3,7 @@ import { registerUp } from './up.ts';
 import { registerToken } from './token.ts';
 import { registerVault } from './vault.ts';
 import { registerConfig } from './config.ts';
+import { registerPolicy } from './policy.ts';
 
 const program = new Command();
 program.name('gatehouse').description('Gatehouse: the access gateway for AI agents and people').showHelpAfterError();
@@ -10,4 +11,5 @@ registerUp(program);
 registerToken(program);
 registerVault(program);
 registerConfig(program);
+registerPolicy(program);
 await program.parseAsync(process.argv);

@@ -150,6 +150,16 @@ export const configSchema = z.strictObject({
       issuers: z.array(issuer).default([]).superRefine(...unique('issuer', 'issuer')),
     })
     .prefault({}),
+  /**
+   * Cedar policies (docs/policy.md). Without a folder the interim
+   * `connections[].allow.groups` rule decides (default deny).
+   */
+  policy: z
+    .strictObject({
+      dir: nonEmpty.optional(),
+      watch: bool.default(true),
+    })
+    .prefault({}),
   tls: z.strictObject({ cert: nonEmpty, key: nonEmpty }).optional(),
   postgres: z
     .strictObject({

@@ -5,6 +5,8 @@
 import type { Principal } from './identity/principal.ts';
 import type { AccessRequest, Decision } from './policy/decision.ts';
 import type { GatewayEvent, StoredEvent } from './audit/events.ts';
+import type { Classification } from './classify/sql/types.ts';
+import type { StatementContext, StatementDecision } from './policy/authorizer-types.ts';
 
 /** Verifies a bearer token (an OIDC JWT) and returns the principal, or throws a GatewayError (GW_AUTH_*). */
 export interface TokenVerifier {
@@ -14,6 +16,15 @@ export interface TokenVerifier {
 /** Decides one access request. Must fail closed: on any internal error return deny. */
 export interface Authorizer {
   authorize(request: AccessRequest): Decision;
+}
+
+/**
+ * Decides a classified statement: every (action, table) pair must be allowed.
+ * Fail closed like Authorizer. The Cedar engine implements it; so does the
+ * pairwise wrapper around any Authorizer (core/policy/pairwise.ts).
+ */
+export interface StatementAuthorizer {
+  decideStatement(principal: Principal, connection: string, classification: Classification, context: StatementContext): StatementDecision;
 }
 
 /**

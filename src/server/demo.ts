@@ -8,7 +8,11 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseConfig } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
+import { fileURLToPath } from 'node:url';
 import { demoSeedSql } from './demo-data.ts';
+
+/** The demo policies shipped with Gatehouse (policy/demo). */
+export const DEMO_POLICY_DIR = fileURLToPath(new URL('../../policy/demo', import.meta.url));
 
 export interface DemoDatabase {
   readonly port: number;
@@ -42,11 +46,11 @@ export function demoConfig(dbPort: number, listen = '127.0.0.1:15432', env: Node
 listen: { postgres: "${listen}" }
 state: ./.gatehouse
 identity: { dev: true }
+policy: { dir: ${JSON.stringify(DEMO_POLICY_DIR)} }
 connections:
   - name: demo
     protocol: postgres
     upstream: { host: 127.0.0.1, port: ${dbPort}, database: postgres, user: postgres, tls: disable }
-    allow: { groups: [agents, dba, fraud-analysts] }
 `,
     env,
     'demo',

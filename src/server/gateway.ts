@@ -11,6 +11,10 @@ import type { EventSink } from '../core/ports.ts';
 import type { Logger } from '../core/logger.ts';
 import { SessionService } from '../core/sessions/session-service.ts';
 import { GroupAllowAuthorizer } from '../core/policy/interim.ts';
+import { PairwiseStatementAuthorizer } from '../core/policy/pairwise.ts';
+import { initClassifier } from '../core/classify/sql/postgres.ts';
+import { PolicyStore } from '../infra/policy/load.ts';
+import type { Authorizer, StatementAuthorizer } from '../core/ports.ts';
 import { systemClock } from '../shared/clock.ts';
 import { OidcTokenVerifier } from '../infra/idp/verifier.ts';
 import { DevIssuer } from '../infra/idp/dev-issuer.ts';
@@ -37,6 +41,7 @@ export interface Gateway {
   readonly sessions: SessionService;
   readonly devIssuer: DevIssuer | null;
   readonly store: EventStore | null;
+  readonly policy: PolicyStore | null;
   /** Graceful stop: stop accepting, let statements finish up to the grace period, end sessions. */
   stop(): Promise<void>;
 }
@@ -68,9 +73,32 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   let store: EventStore | null = null;
   const events: EventSink = opts.events ?? (store = await openEventStore({ stateDir, instance: hostname(), env, log }));
 
+  // The real Postgres grammar (WASM) must be loaded before the first statement.
+  await initClassifier();
+  let policy: PolicyStore | null = null;
+  let authorizer: Authorizer;
+  let statements: StatementAuthorizer;
+  if (config.policy.dir) {
+    const dir = resolve(opts.baseDir ?? process.cwd(), config.policy.dir);
+    policy = PolicyStore.open({
+      dir,
+      watch: config.policy.watch,
+      onError: (message) => log.error({ dir }, message),
+      onReload: (version) => log.info({ dir, version }, 'policy reloaded'),
+    });
+    authorizer = policy;
+    statements = policy;
+    log.info({ dir, version: policy.version, policies: policy.current.policies.length }, 'policy loaded');
+    if (config.connections.some((c) => c.allow)) log.warn({}, 'connections[].allow is ignored: policy.dir is set');
+  } else {
+    authorizer = new GroupAllowAuthorizer(allowRules(config));
+    statements = new PairwiseStatementAuthorizer(authorizer);
+  }
+
   const sessions = new SessionService({
     verifier,
-    authorizer: new GroupAllowAuthorizer(allowRules(config)),
+    authorizer,
+    statements,
     events,
     connections: buildCatalog(config, vault),
     clock: systemClock,
@@ -121,11 +149,12 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       const deadline = Date.now() + 3000;
       while (sessions.liveSessions.length > 0 && Date.now() < deadline) await delay(20);
       await closed;
+      policy?.close();
       await store?.close();
       log.info({}, 'stopped');
     })());
 
-  return { postgres: { host: address.address, port: address.port }, stateDir, sessions, devIssuer, store, stop };
+  return { postgres: { host: address.address, port: address.port }, stateDir, sessions, devIssuer, store, policy, stop };
 }
 
 function delay(ms: number): Promise<void> {

@@ -27,33 +27,29 @@ import type { Clock } from '../../shared/clock.ts';
 import type { Logger } from '../logger.ts';
 import type { Principal } from '../identity/principal.ts';
 import type { GatewayEvent } from '../audit/events.ts';
-import { GatewayError, isGatewayError } from '../../shared/errors.ts';
 import { newId } from '../../shared/ids.ts';
 import { identityRef } from '../sessions/session-service.ts';
-import {
-  assertNever,
-  bindingHash,
-  canView,
-  samePerson,
-  sha256Hex,
-  type ApprovalMode,
-  type ApprovalRequest,
-  type ApprovalStatus,
-  type Grant,
-  type GrantStatus,
-  type Vote,
-} from './model.ts';
-import { approveGrant, approveRequest, denyRequest, expireGrant, expireRequest, normaliseReason, revokeGrant } from './rules.ts';
+import { bindingHash, canView, samePerson, sha256Hex, type ApprovalRequest, type ApprovalStatus, type Grant, type GrantStatus, type Vote } from './model.ts';
+import { approveRequest, denyRequest, expireRequest } from './rules.ts';
 import * as ev from './audit-events.ts';
 import type { ApprovalStore } from './store.ts';
 import { KeyedLock } from './keyed-lock.ts';
 import { MAX_TIMER_MS, systemTimers, type TimerHandle, type Timers } from './timers.ts';
+import { HoldWaiters } from './waiters.ts';
+import { GrantBook, type Kernel } from './grants.ts';
+import { auditRefused, conflict, notFound, tooMany, validateRequest } from './failures.ts';
+import type {
+  ActiveGrant,
+  ApprovalChange,
+  ConsumeInput,
+  GrantEndReason,
+  GrantRequestInput,
+  GrantTerms,
+  RequestInput,
+  WaitResult,
+} from './types.ts';
 
-export interface GrantTerms {
-  readonly approverGroups: readonly string[];
-  readonly approvalsNeeded: number;
-  readonly maxDurationSeconds: number;
-}
+export type * from './types.ts';
 
 export interface ApprovalServiceDeps {
   readonly store: ApprovalStore;
@@ -71,87 +67,18 @@ export interface ApprovalServiceDeps {
   readonly retryMs?: number;
 }
 
-export interface RequestInput {
-  readonly requester: Principal;
-  readonly connection: string;
-  readonly statement: string;
-  readonly fingerprint: string | null;
-  readonly action: string;
-  readonly tables: readonly string[];
-  readonly policyId: string;
-  readonly policyVersion: number;
-  readonly approverGroups: readonly string[];
-  readonly approvalsNeeded: number;
-  readonly ttlSeconds: number;
-  readonly mode: ApprovalMode;
-}
-
-export interface ConsumeInput {
-  readonly requester: Principal;
-  readonly connection: string;
-  readonly statement: string;
-  readonly policyVersion: number;
-  /** Hold mode: use exactly this request. */
-  readonly approvalId?: string;
-  /** Recorded in `approval.used`. */
-  readonly sessionId?: string;
-}
-
-export interface GrantRequestInput {
-  readonly requester: Principal;
-  readonly connection: string;
-  readonly action: string;
-  readonly table?: string | null;
-  readonly durationSeconds: number;
-  readonly reason: string;
-}
-
-export type WaitResult = 'approved' | 'denied' | 'expired' | 'timeout';
-export type GrantEndReason = 'expired' | 'revoked';
-export type ActiveGrant = Extract<Grant, { status: 'active' }>;
-
-/** What listeners (the webhook notifier, the console) hear after each stored change. */
-export type ApprovalChange =
-  | { readonly type: 'approval.requested'; readonly approval: ApprovalRequest }
-  | { readonly type: 'approval.granted'; readonly approval: ApprovalRequest; readonly vote: Vote }
-  | { readonly type: 'approval.denied'; readonly approval: ApprovalRequest }
-  | { readonly type: 'approval.expired'; readonly approval: ApprovalRequest }
-  | { readonly type: 'approval.used'; readonly approval: ApprovalRequest }
-  | { readonly type: 'grant.requested'; readonly grant: Grant }
-  | { readonly type: 'grant.approved'; readonly grant: Grant; readonly vote: Vote }
-  | { readonly type: 'grant.revoked'; readonly grant: Grant }
-  | { readonly type: 'grant.expired'; readonly grant: Grant };
-
-const MAX_TTL_SECONDS = 30 * 24 * 3600;
-const MAX_STATEMENT_CHARS = 1 << 20;
-
-function invalid(message: string): never {
-  throw new GatewayError('GW_APPROVAL_INVALID', message, { clientSafe: true });
-}
-
-/** Fail closed: whatever the sink threw, the change is refused with a client-safe error. */
-function auditRefused(cause: unknown): GatewayError {
-  if (isGatewayError(cause) && cause.code === 'GW_EVENT_STORE_UNAVAILABLE') return cause;
-  return new GatewayError('GW_EVENT_STORE_UNAVAILABLE', 'audit log unavailable: the change was refused', { clientSafe: true, cause });
-}
-
 export class ApprovalService {
   readonly #store: ApprovalStore;
   readonly #events: EventSink;
   readonly #clock: Clock;
   readonly #log: Logger;
   readonly #timers: Timers;
-  readonly #grantTerms: (connection: string, action: string) => GrantTerms | null;
-  readonly #grantRequestTtl: number;
+  readonly #grants: GrantBook;
   readonly #maxPending: number;
   readonly #retryMs: number;
   readonly #lock = new KeyedLock();
   readonly #changeListeners = new Set<(c: ApprovalChange) => void>();
-  readonly #grantEndListeners = new Set<(g: Grant, reason: GrantEndReason) => void>();
-  /** Hold-mode waiters per request id; called with the new record, or null when the service closes. */
-  readonly #waiters = new Map<string, Set<(r: ApprovalRequest | null) => void>>();
-  /** Grants whose end was already announced (so a retried sweep does not announce twice). */
-  readonly #endAnnounced = new Set<string>();
+  readonly #waiters: HoldWaiters;
   #timer: TimerHandle | null = null;
   #sweeping = false;
   #sweepFailed = false;
@@ -163,10 +90,22 @@ export class ApprovalService {
     this.#clock = deps.clock;
     this.#log = deps.log;
     this.#timers = deps.timers ?? systemTimers;
-    this.#grantTerms = deps.grantTerms ?? (() => null);
-    this.#grantRequestTtl = deps.grantRequestTtlSeconds ?? 3600;
     this.#maxPending = deps.maxPendingPerRequester ?? 20;
     this.#retryMs = deps.retryMs ?? 5000;
+    this.#waiters = new HoldWaiters(this.#clock, this.#timers);
+    const kernel: Kernel = {
+      store: this.#store,
+      clock: this.#clock,
+      log: this.#log,
+      lock: this.#lock,
+      append: (e) => this.#append(e),
+      changed: (c) => this.#changed(c),
+    };
+    this.#grants = new GrantBook(kernel, {
+      terms: deps.grantTerms ?? (() => null),
+      requestTtlSeconds: deps.grantRequestTtlSeconds ?? 3600,
+      maxPending: this.#maxPending,
+    });
   }
 
   /** Expire what is already due (e.g. after a restart) and arm the expiry timer. */
@@ -179,8 +118,7 @@ export class ApprovalService {
     this.#closed = true;
     if (this.#timer) this.#timers.clear(this.#timer);
     this.#timer = null;
-    for (const set of [...this.#waiters.values()]) for (const w of [...set]) w(null);
-    this.#waiters.clear();
+    this.#waiters.close();
   }
 
   // ─── listeners ────────────────────────────────────────────────────────
@@ -197,8 +135,7 @@ export class ApprovalService {
    * fires at the deadline even when the audit log is down (fail closed).
    */
   onGrantEnded(listener: (grant: Grant, reason: GrantEndReason) => void): () => void {
-    this.#grantEndListeners.add(listener);
-    return () => this.#grantEndListeners.delete(listener);
+    return this.#grants.onEnded(listener);
   }
 
   // ─── approval requests ────────────────────────────────────────────────
@@ -217,7 +154,7 @@ export class ApprovalService {
       const existing = this.#store.findPending(hash);
       if (existing && expireRequest(existing, now) === null) return existing;
       if (this.#store.countPending(input.requester) >= this.#maxPending) {
-        throw new GatewayError('GW_APPROVAL_LIMIT', `too many pending approval requests (${this.#maxPending}); wait for a decision`, { clientSafe: true });
+        throw tooMany('approval requests', this.#maxPending);
       }
       const r: ApprovalRequest = {
         id: newId('apr'),
@@ -304,34 +241,7 @@ export class ApprovalService {
   waitFor(id: string, timeoutMs: number, opts: { signal?: AbortSignal } = {}): Promise<WaitResult> {
     const r = this.get(id);
     if (!r) return Promise.reject(notFound('request', id));
-    const immediate = waitResultOf(r);
-    if (immediate !== null) return Promise.resolve(immediate);
-    if (this.#closed || opts.signal?.aborted) return Promise.resolve('timeout');
-    const deadline = r.status === 'pending' ? r.expiresAt : Infinity;
-    return new Promise<WaitResult>((resolve) => {
-      let set = this.#waiters.get(id);
-      if (!set) this.#waiters.set(id, (set = new Set()));
-      const waiters = set;
-      const finish = (result: WaitResult): void => {
-        this.#timers.clear(timer);
-        waiters.delete(onChange);
-        if (waiters.size === 0 && this.#waiters.get(id) === waiters) this.#waiters.delete(id);
-        opts.signal?.removeEventListener('abort', onAbort);
-        resolve(result);
-      };
-      const onChange = (next: ApprovalRequest | null): void => {
-        if (next === null) return finish('timeout');
-        const res = waitResultOf(next);
-        if (res !== null) finish(res);
-      };
-      const onAbort = (): void => finish('timeout');
-      const now = this.#clock.now();
-      const wait = Math.max(0, Math.min(timeoutMs, deadline - now, MAX_TIMER_MS));
-      // Fail closed on the deadline even if the expiry sweep could not store it (audit log down).
-      const timer = this.#timers.set(() => finish(this.#clock.now() >= deadline ? 'expired' : 'timeout'), wait);
-      waiters.add(onChange);
-      opts.signal?.addEventListener('abort', onAbort, { once: true });
-    });
+    return this.#waiters.wait(r, timeoutMs, opts.signal);
   }
 
   /**
@@ -373,105 +283,33 @@ export class ApprovalService {
     return claimed;
   }
 
-  // ─── just-in-time grants ──────────────────────────────────────────────
+  // ─── just-in-time grants (grants.ts) ──────────────────────────────────
 
-  async requestGrant(input: GrantRequestInput): Promise<Grant> {
-    const reason = normaliseReason(input.reason);
-    const terms = this.#grantTerms(input.connection, input.action);
-    if (!terms || terms.approverGroups.length === 0) {
-      throw new GatewayError('GW_GRANT_UNAVAILABLE', `grants for ${input.action} on '${input.connection}' are not offered by this Gatehouse`, { clientSafe: true });
-    }
-    const d = input.durationSeconds;
-    if (!Number.isSafeInteger(d) || d < 1 || d > terms.maxDurationSeconds) {
-      invalid(`duration must be between 1 second and ${terms.maxDurationSeconds} seconds`);
-    }
-    const mine = this.#store.listGrants({ requester: input.requester, statuses: ['pending'] }).length;
-    if (mine >= this.#maxPending) {
-      throw new GatewayError('GW_APPROVAL_LIMIT', `too many pending grant requests (${this.#maxPending})`, { clientSafe: true });
-    }
-    const now = this.#clock.now();
-    const g: Grant = {
-      id: newId('grt'),
-      version: 1,
-      status: 'pending',
-      requester: identityRef(input.requester),
-      connection: input.connection,
-      action: input.action,
-      table: input.table ?? null,
-      durationSeconds: d,
-      reason,
-      approverGroups: [...new Set(terms.approverGroups)],
-      approvalsNeeded: terms.approvalsNeeded,
-      createdAt: now,
-      requestExpiresAt: now + this.#grantRequestTtl * 1000,
-      approvals: [],
-    };
-    await this.#append(ev.grantRequested(g));
-    this.#store.insertGrant(g);
-    this.#changed({ type: 'grant.requested', grant: g });
-    return g;
+  requestGrant(input: GrantRequestInput): Promise<Grant> {
+    return this.#grants.request(input);
   }
 
   getGrant(id: string): Grant | undefined {
-    const g = this.#store.getGrant(id);
-    return g && (expireGrant(g, this.#clock.now()) ?? g);
+    return this.#grants.get(id);
   }
 
-  /**
-   * Grants the viewer may see: all their own; and, for members of approver
-   * groups, the pending and active grants those groups decide on (to approve
-   * or revoke them).
-   */
+  /** Own grants; for members of approver groups also the pending and active ones those groups decide on. */
   listGrants(viewer: Principal, filter: { status?: GrantStatus; limit?: number } = {}): Grant[] {
-    const now = this.#clock.now();
-    return this.#store
-      .listGrants({})
-      .map((g) => expireGrant(g, now) ?? g)
-      .filter((g) => {
-        if (filter.status !== undefined && g.status !== filter.status) return false;
-        if (samePerson(g.requester, viewer)) return true;
-        return (g.status === 'pending' || g.status === 'active') && viewer.groups.some((x) => g.approverGroups.includes(x));
-      })
-      .slice(0, filter.limit ?? 100);
+    return this.#grants.list(viewer, filter);
   }
 
   approveGrant(id: string, approver: Principal, reason: string): Promise<Grant> {
-    return this.#lock.run(id, async () => {
-      const cur = this.#store.getGrant(id);
-      if (!cur) throw notFound('grant', id);
-      const now = this.#clock.now();
-      if (expireGrant(cur, now) !== null) await this.#expireGrant(cur, now);
-      const latest = this.#store.getGrant(id) ?? cur;
-      const next = approveGrant(latest, approver, reason, now);
-      const vote = next.approvals[next.approvals.length - 1] as Vote;
-      await this.#append(ev.grantApproved(next, vote));
-      this.#storeGrant(next, latest.version);
-      this.#changed({ type: 'grant.approved', grant: next, vote });
-      return next;
-    });
+    return this.#grants.approve(id, approver, reason);
   }
 
   /** Revoke a pending or active grant; live sessions depending on an active one are ended via onGrantEnded. */
   revokeGrant(id: string, by: Principal, reason = ''): Promise<Grant> {
-    return this.#lock.run(id, async () => {
-      const cur = this.#store.getGrant(id);
-      if (!cur) throw notFound('grant', id);
-      const now = this.#clock.now();
-      if (expireGrant(cur, now) !== null) await this.#expireGrant(cur, now);
-      const latest = this.#store.getGrant(id) ?? cur;
-      const next = revokeGrant(latest, by, reason, now);
-      if (next.status !== 'revoked') throw new Error('unreachable');
-      await this.#append(ev.grantRevoked(next));
-      this.#storeGrant(next, latest.version);
-      this.#changed({ type: 'grant.revoked', grant: next });
-      if (next.previousStatus === 'active') this.#announceEnd(next, 'revoked');
-      return next;
-    });
+    return this.#grants.revoke(id, by, reason);
   }
 
   /** Active grants of this person on this connection at `now` (for policy `context.grant`). */
   activeGrants(principal: Principal, connection: string, now: number = this.#clock.now()): ActiveGrant[] {
-    return this.#store.activeGrants(principal, connection, now).filter((g) => g.activatedAt <= now && now < g.expiresAt);
+    return this.#grants.active(principal, connection, now);
   }
 
   // ─── expiry ───────────────────────────────────────────────────────────
@@ -484,10 +322,8 @@ export class ApprovalService {
     try {
       const now = this.#clock.now();
       const { approvals, grants } = this.#store.due(now);
-      for (const g of grants) {
-        // Fail closed: sessions depending on a grant end at its deadline, even if the event below cannot be written.
-        if (g.status === 'active') this.#announceEnd(g, 'expired');
-      }
+      // Fail closed: sessions depending on a grant end at its deadline, even if its event cannot be written below.
+      for (const g of grants) if (g.status === 'active') this.#grants.announceEnd(g, 'expired');
       for (const r of approvals) {
         try {
           await this.#lock.run(r.id, async () => {
@@ -499,17 +335,7 @@ export class ApprovalService {
           this.#log.error({ err: e, approvalId: r.id }, 'could not expire approval request; will retry');
         }
       }
-      for (const g of grants) {
-        try {
-          await this.#lock.run(g.id, async () => {
-            const cur = this.#store.getGrant(g.id);
-            if (cur && expireGrant(cur, this.#clock.now()) !== null) await this.#expireGrant(cur, this.#clock.now());
-          });
-        } catch (e) {
-          failed = true;
-          this.#log.error({ err: e, grantId: g.id }, 'could not expire grant; will retry');
-        }
-      }
+      for (const g of grants) if (!(await this.#grants.expire(g.id))) failed = true;
     } finally {
       this.#sweeping = false;
       this.#sweepFailed = failed;
@@ -524,17 +350,6 @@ export class ApprovalService {
     await this.#append(ev.approvalExpired(next));
     this.#storeApproval(next, r.version);
     this.#changed({ type: 'approval.expired', approval: next });
-  }
-
-  /** Caller holds the lock for g.id. */
-  async #expireGrant(g: Grant, now: number): Promise<void> {
-    const next = expireGrant(g, now);
-    if (next === null || next.status !== 'expired') return;
-    if (next.previousStatus === 'active') this.#announceEnd(next, 'expired');
-    await this.#append(ev.grantExpired(next));
-    this.#storeGrant(next, g.version);
-    this.#endAnnounced.delete(next.id);
-    this.#changed({ type: 'grant.expired', grant: next });
   }
 
   #arm(): void {
@@ -565,29 +380,8 @@ export class ApprovalService {
     if (!this.#store.updateApproval(next, expectedVersion)) throw conflict('request', next.id, this.#log);
   }
 
-  #storeGrant(next: Grant, expectedVersion: number): void {
-    if (!this.#store.updateGrant(next, expectedVersion)) throw conflict('grant', next.id, this.#log);
-  }
-
-  #announceEnd(g: Grant, reason: GrantEndReason): void {
-    if (reason === 'expired') {
-      if (this.#endAnnounced.has(g.id)) return;
-      this.#endAnnounced.add(g.id);
-    }
-    for (const l of this.#grantEndListeners) {
-      try {
-        l(g, reason);
-      } catch (e) {
-        this.#log.error({ err: e, grantId: g.id }, 'grant-ended listener failed');
-      }
-    }
-  }
-
   #changed(c: ApprovalChange): void {
-    if ('approval' in c) {
-      const set = this.#waiters.get(c.approval.id);
-      if (set) for (const w of [...set]) w(c.approval);
-    }
+    if ('approval' in c) this.#waiters.notify(c.approval);
     for (const l of this.#changeListeners) {
       try {
         l(c);
@@ -597,44 +391,4 @@ export class ApprovalService {
     }
     if (!this.#sweeping) this.#arm();
   }
-}
-
-function waitResultOf(r: ApprovalRequest): WaitResult | null {
-  switch (r.status) {
-    case 'pending':
-      return null;
-    case 'approved':
-      return 'approved';
-    case 'denied':
-      return 'denied';
-    case 'expired':
-    case 'used':
-      return 'expired';
-    default:
-      return assertNever(r);
-  }
-}
-
-function notFound(what: 'request' | 'grant', id: string): GatewayError {
-  return new GatewayError(what === 'request' ? 'GW_APPROVAL_NOT_FOUND' : 'GW_GRANT_NOT_FOUND', `no ${what === 'request' ? 'approval request' : 'grant'} ${id}`, {
-    clientSafe: true,
-  });
-}
-
-function conflict(what: 'request' | 'grant', id: string, log: Logger): GatewayError {
-  // Only reachable with several writers on one store (another instance decided meanwhile).
-  // The audit event for this attempt is already written; the log says it did not take effect.
-  log.warn({ id }, `${what} changed concurrently; the recorded decision did not take effect`);
-  return new GatewayError('GW_APPROVAL_CONFLICT', `${what} ${id} was changed concurrently; reload and try again`, { clientSafe: true });
-}
-
-function validateRequest(i: RequestInput): void {
-  if (typeof i.statement !== 'string' || i.statement.length === 0) invalid('the statement is empty');
-  if (i.statement.length > MAX_STATEMENT_CHARS) invalid('the statement is too long to hold for approval');
-  if (i.connection === '') invalid('the connection is empty');
-  // Fail closed: a policy that requires approval but names no approver group cannot be approved by anyone.
-  if (i.approverGroups.length === 0) invalid(`policy '${i.policyId}' requires approval but names no approver group (@approvers)`);
-  if (!Number.isSafeInteger(i.approvalsNeeded) || i.approvalsNeeded < 1 || i.approvalsNeeded > 100) invalid('approvals needed must be 1 to 100');
-  if (!Number.isSafeInteger(i.ttlSeconds) || i.ttlSeconds < 1 || i.ttlSeconds > MAX_TTL_SECONDS) invalid('approval ttl must be 1 s to 30 d');
-  if (!Number.isSafeInteger(i.policyVersion)) invalid('policy version must be an integer');
 }

@@ -86,3 +86,10 @@ test('signCheckpoint / openCheckpoint round trip and reject tampering', () => {
     assert.throws(() => openCheckpoint(mutated, 'gatehouse.local/audit', publicKey), NoteError, `byte ${i}`);
   }
 });
+
+test('a repeated signature line by the log key is refused (the log never writes one)', () => {
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+  const note = signNote('a\n', 'log.example/x', privateKey);
+  const sigLine = note.slice(note.lastIndexOf('\n\n') + 2);
+  assert.throws(() => openNote(note + sigLine, 'log.example/x', publicKey), /repeated signature/);
+});

@@ -123,6 +123,7 @@ function splitNote(note: string): { text: string; sigs: SignatureLine[] } {
     sigs.push({ name, id: blob.subarray(0, 4), sig: blob.subarray(4) });
   }
   if (sigs.length === 0) throw new NoteError('malformed note: no signatures');
+  if (sigs.length > 100) throw new NoteError('malformed note: more than 100 signatures');
   return { text, sigs };
 }
 
@@ -134,6 +135,8 @@ export function openNote(note: string, name: string, publicKey: KeyObject): stri
   const { text, sigs } = splitNote(note);
   const id = keyId(name, publicKey);
   const mine = sigs.filter((s) => s.name === name && s.id.equals(id));
+  // Go's note.Open ignores repeats; a log's own notes never carry one, so a repeat means the note was edited.
+  if (mine.length > 1) throw new NoteError('malformed note: repeated signature by the log key');
   if (mine.length === 0) {
     const other = sigs.find((s) => s.name === name);
     if (other) {
@@ -143,10 +146,8 @@ export function openNote(note: string, name: string, publicKey: KeyObject): stri
     }
     throw new NoteError(`no signature by ${name} (signers: ${sigs.map((s) => s.name).join(', ')})`);
   }
-  const data = Buffer.from(text, 'utf8');
-  for (const s of mine) {
-    if (s.sig.length === 64 && verify(null, data, publicKey, s.sig)) return text;
-  }
+  const sig = mine[0]!.sig;
+  if (sig.length === 64 && verify(null, Buffer.from(text, 'utf8'), publicKey, sig)) return text;
   throw new NoteError('invalid signature');
 }
 

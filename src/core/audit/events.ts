@@ -68,6 +68,11 @@ export type GatewayEvent =
       readonly tables?: readonly string[];
       /** The approval this statement runs under, when one was required. */
       readonly approvalId?: string;
+      /** libpg_query fingerprint (constants ignored), for grouping. */
+      readonly fingerprint?: string | null;
+      readonly policyVersion?: number;
+      /** Data classes this principal may see in clear (decided by policy). */
+      readonly unmaskable?: readonly string[];
     })
   | (Base & {
       readonly type: 'statement.denied';
@@ -79,6 +84,10 @@ export type GatewayEvent =
       readonly statement: string;
       readonly decision: DecisionRecord;
       readonly tables?: readonly string[];
+      readonly fingerprint?: string | null;
+      readonly policyVersion?: number;
+      /** The policy's words, as the client received them. */
+      readonly message?: string;
     })
   | (Base & {
       readonly type: 'statement.finished';

@@ -15,6 +15,7 @@
  */
 import { createHmac } from 'node:crypto';
 import { GatewayError } from '../../shared/errors.ts';
+import { HmacSha256 } from './hmac.ts';
 import { FIXED_TEXT, integerWidth, OID } from './pgtypes.ts';
 import type { DataClass, StrategySpec, TokenScope } from './types.ts';
 import { transformValue, type Leaf } from './values.ts';
@@ -54,10 +55,18 @@ function base32(b: Buffer): string {
   return out;
 }
 
+/** Precomputed HMAC states per key object (the engine keeps its scope keys, so this hits). */
+const hmacs = new WeakMap<Buffer, HmacSha256>();
+
 function digest(key: Buffer | undefined, canonical: string): Buffer {
   // Fail closed: a token strategy without its key is a configuration error, never a clear value.
   if (key === undefined) throw new GatewayError('GW_INTERNAL', 'token masking needs a key');
-  return createHmac('sha256', key).update(canonical, 'utf8').digest();
+  let h = hmacs.get(key);
+  if (h === undefined) {
+    h = new HmacSha256(key);
+    hmacs.set(key, h);
+  }
+  return h.digest(canonical);
 }
 
 /** `tok_` + 128 bits of the HMAC in lower-case base32 (26 characters): safe inside array and composite literals. */
@@ -65,11 +74,19 @@ export function tokenText(key: Buffer | undefined, value: string): string {
   return `tok_${base32(digest(key, value).subarray(0, 16))}`;
 }
 
-/** A deterministic positive number that fits the column: 4 digits for int2, 9 for int4, 18 for int8/numeric. */
+/**
+ * A deterministic positive number that fits the column: 4 digits for int2, 9
+ * for int4, 18 for int8/numeric (below 2^63). Built from the digest with
+ * Number arithmetic: BigInt cost more than the HMAC itself on the hot path.
+ */
 export function tokenNumber(key: Buffer | undefined, value: string, width: 2 | 4 | 8): string {
-  const h = digest(key, value).readBigUInt64BE(0);
-  const [base, span] = width === 2 ? [1000n, 9000n] : width === 4 ? [100_000_000n, 900_000_000n] : [10n ** 17n, 9n * 10n ** 17n];
-  return (base + (h % span)).toString();
+  const h = digest(key, value);
+  if (width === 2) return String(1000 + (h.readUInt16BE(0) % 9000));
+  if (width === 4) return String(100_000_000 + (h.readUInt32BE(0) % 900_000_000));
+  const lead = 1 + (h[0]! % 9);
+  const mid = String(h.readUIntBE(1, 6) % 1_000_000_000).padStart(9, '0');
+  const low = String(h.readUIntBE(7, 6) % 100_000_000).padStart(8, '0');
+  return `${lead}${mid}${low}`;
 }
 
 const DAY_MS = 86_400_000;
@@ -83,6 +100,7 @@ export function tokenDate(key: Buffer | undefined, value: string): string {
 
 /** Keeps separators and the last min(4, half) letters/digits; masks the other letters/digits with `*`. */
 export function partialText(s: string): string {
+  if (/^[\x20-\x7e]*$/.test(s)) return partialAscii(s);
   const chars = [...s];
   const alnum = chars.filter((c) => /[\p{L}\p{N}]/u.test(c)).length;
   let keep = Math.min(4, Math.floor(alnum / 2));
@@ -92,6 +110,20 @@ export function partialText(s: string): string {
     else chars[i] = '*';
   }
   return chars.join('');
+}
+
+const isAlnum = (c: number): boolean => (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
+
+/** partialText for printable ASCII (the common case), without per-character regexes. */
+function partialAscii(s: string): string {
+  let alnum = 0;
+  for (let i = 0; i < s.length; i++) if (isAlnum(s.charCodeAt(i))) alnum++;
+  let keep = Math.min(4, Math.floor(alnum / 2));
+  let cut = s.length;
+  while (keep > 0 && cut > 0) if (isAlnum(s.charCodeAt(--cut))) keep--;
+  let out = '';
+  for (let i = 0; i < cut; i++) out += isAlnum(s.charCodeAt(i)) ? '*' : s[i];
+  return out + s.slice(cut);
 }
 
 /** The last min(4, half) digits of the integer part, as a number (`4111111111111111` → `1111`). */

@@ -26,6 +26,13 @@ export interface Span {
 export interface Detector {
   readonly class: DataClass;
   find(text: string): Span[];
+  /**
+   * Cheap necessary conditions, checked by the engine once per value for all
+   * detectors (one digit count instead of one per detector): a value with
+   * fewer digits, or none of the substrings, cannot match. Optional; `find`
+   * must be correct without them.
+   */
+  readonly hints?: { minDigits?: number; anyOf?: readonly string[]; minLength?: number };
 }
 
 export type TokenScope = 'global' | 'identity' | 'session';

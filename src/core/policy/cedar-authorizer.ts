@@ -14,11 +14,19 @@
  * `policy_error`, and says so.
  */
 import * as cedar from '@cedar-policy/cedar-wasm/nodejs';
-import { GatewayError } from '../../shared/errors.ts';
 import type { Authorizer } from '../ports.ts';
 import type { Principal } from '../identity/principal.ts';
 import type { Classification, SqlAction } from '../classify/sql/types.ts';
-import type { AccessRequest, ApprovalContext, ApprovalTerms, Decision, GrantContext, Reason, ReasonCode } from './decision.ts';
+import type { AccessRequest, ApprovalTerms, Decision, ReasonCode } from './decision.ts';
+import {
+  PolicyCompileError,
+  type CedarAuthorizerOptions,
+  type CedarEngine,
+  type PairDecision,
+  type StatementContext,
+  type StatementDecision,
+  type StatementEffect,
+} from './authorizer-types.ts';
 import {
   ACTION_ENTITIES,
   actionUid,
@@ -32,85 +40,18 @@ import {
   type RequestContextInput,
 } from './entities.ts';
 import { LruCache } from './lru.ts';
-import { compilePolicies, type CompiledPolicy, type PolicyProblem, type PolicySource } from './source.ts';
+import { compilePolicies, type CompiledPolicy, type PolicyProblem } from './source.ts';
 import { DEFAULT_DATA_CLASSES } from './schema.ts';
 import { alternativesSentence, pairMessage, resourceLabel } from './messages.ts';
 
-/** The subset of cedar-wasm the authorizer uses (injectable for fault tests). */
-export interface CedarEngine {
-  preparsePolicySet(id: string, policies: cedar.PolicySet): cedar.CheckParseAnswer;
-  preparseSchema(name: string, schema: cedar.Schema): cedar.CheckParseAnswer;
-  statefulIsAuthorized(call: cedar.StatefulAuthorizationCall): cedar.AuthorizationAnswer;
-}
+export { PolicyCompileError };
+export type { CedarAuthorizerOptions, CedarEngine, PairDecision, StatementContext, StatementDecision, StatementEffect };
 
 const wasmEngine: CedarEngine = {
   preparsePolicySet: (id, p) => cedar.preparsePolicySet(id, p),
   preparseSchema: (n, s) => cedar.preparseSchema(n, s),
   statefulIsAuthorized: (c) => cedar.statefulIsAuthorized(c),
 };
-
-export class PolicyCompileError extends GatewayError {
-  constructor(readonly problems: readonly PolicyProblem[]) {
-    super('GW_CONFIG_INVALID', `policy invalid: ${problems.map((p) => `${p.file}:${p.line}: ${p.message}`).join('; ')}`, {
-      clientSafe: false,
-    });
-    this.name = 'PolicyCompileError';
-  }
-}
-
-export interface CedarAuthorizerOptions {
-  readonly policies: readonly PolicySource[];
-  readonly schemaText: string;
-  readonly schemaFile?: string;
-  /** Data classes `unmaskable` asks about. Default: schema.ts DEFAULT_DATA_CLASSES. */
-  readonly dataClasses?: readonly string[];
-  /** Entries in the decision cache (per authorizer, i.e. per policy version). Default 10 000. */
-  readonly cacheSize?: number;
-  /** Policy version (PolicyStore increments it on every successful reload). Default 1. */
-  readonly version?: number;
-  /** Validate every request against the schema (slower; tests use it to prove requests conform). */
-  readonly validateRequests?: boolean;
-  readonly engine?: CedarEngine;
-}
-
-/** When and from where, plus approval/grant once those features supply them. */
-export interface StatementContext {
-  readonly clientAddress: string;
-  /** ms since the epoch */
-  readonly time: number;
-  readonly approval?: ApprovalContext;
-  readonly grant?: GrantContext;
-}
-
-export type StatementEffect = 'allow' | 'deny' | 'require_approval';
-
-export interface PairDecision {
-  readonly statementIndex: number;
-  readonly action: SqlAction;
-  readonly table: string | null;
-  readonly effect: StatementEffect;
-  readonly reason: ReasonCode;
-  readonly policyIds: readonly string[];
-  readonly approval?: ApprovalTerms;
-  readonly message: string;
-}
-
-export interface StatementDecision {
-  readonly effect: StatementEffect;
-  /** The deciding policies: forbids / errors of denied pairs, approval policies, or the permits when allowed. */
-  readonly policyIds: readonly string[];
-  readonly reasons: readonly Reason[];
-  /** For the client, the log and the audit record (issue 3, item 5). */
-  readonly message: string;
-  readonly pairs: readonly PairDecision[];
-  /** When effect is require_approval: the strictest terms over the pairs (most approvals). */
-  readonly approval?: ApprovalTerms;
-  /** Data classes this principal may see in clear on this connection. */
-  readonly unmaskable: readonly string[];
-  readonly policyVersion: number;
-  /** The same outcome in the Authorizer port's shape (require_approval → deny + approval). */
-  readonly decision: Decision;
-}
 
 type Resource = { kind: 'table'; table: string } | { kind: 'connection' } | { kind: 'dataClass'; name: string };
 

@@ -9,7 +9,9 @@
  * Adapters only translate wire traffic into calls on this service and its
  * results into their protocol's words.
  */
-import type { Authorizer, EventSink, TokenVerifier } from '../ports.ts';
+import type { Authorizer, EventSink, StatementAuthorizer, TokenVerifier } from '../ports.ts';
+import type { Classification, SqlAction } from '../classify/sql/types.ts';
+import type { StatementDecision } from '../policy/authorizer-types.ts';
 import type { Principal } from '../identity/principal.ts';
 import type { Clock } from '../../shared/clock.ts';
 import type { Logger } from '../logger.ts';
@@ -32,6 +34,8 @@ export interface ConnectionCatalog {
 export interface SessionServiceDeps {
   verifier: TokenVerifier;
   authorizer: Authorizer;
+  /** Decides classified statements (every (action, table) pair). */
+  statements: StatementAuthorizer;
   events: EventSink;
   connections: ConnectionCatalog;
   clock: Clock;
@@ -208,16 +212,29 @@ export function reasonText(d: Decision): string {
 }
 
 export interface OperationRequest {
-  readonly action: string;
-  /** The statement text (SQL, request line…), recorded in the event payload. */
+  /** The statement text (SQL…), recorded in the event payload. */
   readonly statement: string;
-  readonly tables?: readonly string[];
-  readonly fingerprint?: string;
+  readonly classification: Classification;
+}
+
+/** Strictest first: the action an event is filed under when a statement does several things. */
+const ACTION_RANK: readonly SqlAction[] = ['sql:unknown', 'sql:admin', 'sql:privilege', 'sql:ddl', 'sql:write', 'sql:read', 'sql:transaction'];
+
+export function primaryAction(c: Classification): SqlAction {
+  let best = ACTION_RANK.length - 1;
+  for (const st of c.statements) for (const p of st.pairs) best = Math.min(best, ACTION_RANK.indexOf(p.action));
+  return ACTION_RANK[best]!;
+}
+
+export function tablesOf(c: Classification): string[] {
+  const out = new Set<string>();
+  for (const st of c.statements) for (const p of st.pairs) if (p.table) out.add(p.table);
+  return [...out];
 }
 
 export type OperationStart =
-  | { readonly allowed: true; readonly operation: Operation }
-  | { readonly allowed: false; readonly decision: Decision; readonly message: string };
+  | { readonly allowed: true; readonly operation: Operation; readonly decision: StatementDecision }
+  | { readonly allowed: false; readonly decision: StatementDecision; readonly message: string };
 
 export interface OperationResult {
   readonly outcome: Outcome;
@@ -283,19 +300,21 @@ export class Session {
     if (this.#state !== 'open') {
       throw new GatewayError('GW_SESSION_KILLED', 'session is closing', { clientSafe: true });
     }
-    const { authorizer, events, clock } = this.#deps;
+    const { statements, events, clock } = this.#deps;
     const now = clock.now();
-    const decision = safeAuthorize(authorizer, {
-      principal: this.principal,
-      action: req.action,
-      connection: this.connection.name,
-      ...(req.tables ? { tables: req.tables } : {}),
-      context: {
+    let decision: StatementDecision;
+    try {
+      decision = statements.decideStatement(this.principal, this.connection.name, req.classification, {
         clientAddress: this.clientAddress,
         time: now,
-        ...(req.fingerprint ? { statementFingerprint: req.fingerprint } : {}),
-      },
-    });
+      });
+    } catch (e) {
+      // Fail closed: a policy engine that throws denies.
+      this.log.error({ err: e }, 'statement decision failed');
+      const reasons = [{ code: 'policy_error' as const, message: 'policy evaluation failed' }];
+      const message = 'Gatehouse denied the statement: policy evaluation failed';
+      decision = { effect: 'deny', policyIds: [], reasons, message, pairs: [], unmaskable: [], policyVersion: 0, decision: { effect: 'deny', policyIds: [], reasons } };
+    }
     const operationId = newId('op');
     const common = {
       time: now,
@@ -303,24 +322,27 @@ export class Session {
       operationId,
       identity: this.identity,
       connection: this.connection.name,
-      action: req.action,
+      action: primaryAction(req.classification),
       statement: req.statement,
-      decision: decisionRecord(decision),
+      decision: decisionRecord(decision.decision),
+      tables: tablesOf(req.classification),
+      fingerprint: req.classification.fingerprint,
+      policyVersion: decision.policyVersion,
     };
     if (decision.effect !== 'allow') {
-      await events.append({ type: 'statement.denied', ...common });
-      const message = `Gatehouse denied ${req.action}${req.tables?.length ? ` on ${req.tables.join(', ')}` : ''}: ${reasonText(decision)}`;
-      return { allowed: false, decision, message };
+      // Until approvals are wired in, a statement that needs one is refused with the policy's words.
+      await events.append({ type: 'statement.denied', ...common, message: decision.message });
+      return { allowed: false, decision, message: decision.message };
     }
     this.#inFlight++;
     try {
-      await events.append({ type: 'statement.started', ...common });
+      await events.append({ type: 'statement.started', ...common, unmaskable: decision.unmaskable });
     } catch (e) {
       this.#operationDone();
       throw e;
     }
     this.#statements++;
-    return { allowed: true, operation: new Operation(this, operationId, now) };
+    return { allowed: true, operation: new Operation(this, operationId, now), decision };
   }
 
   /** Called by Operation.finish; records the result without blocking the data path. */

@@ -578,11 +578,12 @@ export class AuditLog implements EventSink {
     this.requireKey();
     this.flush();
     const seqs: number[] = [];
+    // Walks the time index, then the payload by primary key.
     const select = this.db.prepare(
-      'SELECT p.seq AS seq FROM payloads p JOIN envelopes e ON e.seq = p.seq WHERE p.class = ? AND e.time <= ? ORDER BY p.seq',
+      'SELECT e.seq AS seq FROM envelopes e JOIN payloads p ON p.seq = e.seq WHERE e.time <= ? AND p.class = ? ORDER BY e.seq',
     );
     for (const [cls, secs] of Object.entries(rules)) {
-      for (const r of select.iterate(cls, Math.floor(now - secs * 1000)) as Iterable<{ seq: number }>) seqs.push(r.seq);
+      for (const r of select.iterate(Math.floor(now - secs * 1000), cls) as Iterable<{ seq: number }>) seqs.push(r.seq);
     }
     seqs.sort((a, b) => a - b);
     const ranges: [number, number][] = [];

@@ -182,7 +182,7 @@ test('property: tampering with the store is detected by live verify and by verif
         log.close();
       }
     }),
-    { numRuns: 150 },
+    { numRuns: Number(process.env.AUDIT_FC_RUNS ?? 150) },
   );
 });
 
@@ -230,6 +230,6 @@ test('property: any change to a bundle file is detected by verify-bundle', () =>
       const r = verifyBundle(dir, PUB);
       assert.equal(r.ok, false, `missed ${name}: ${JSON.stringify(m)}`);
     }),
-    { numRuns: 300 },
+    { numRuns: Number(process.env.AUDIT_FC_RUNS ?? 300) },
   );
 });

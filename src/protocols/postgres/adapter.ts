@@ -40,8 +40,8 @@ const FORWARDED_PARAMS = new Set([
   'TimeZone',
   'IntervalStyle',
   'extra_float_digits',
-  'search_path',
 ]);
+// Not search_path: Gatehouse tracks it from SET statements to resolve table names for policy.
 
 export interface PostgresAdapterDeps {
   sessions: SessionService;

@@ -22,6 +22,14 @@ import { BE, decodeCommandComplete, decodeErrorFields, decodeReadyForQuery, enco
 import { FE, decodeBind, decodeClose, decodeExecute, decodeParse, decodeQuery } from '../../wire/postgres/frontend.ts';
 import { GatewayError, clientMessage, isGatewayError } from '../../shared/errors.ts';
 import { sqlstateFor } from './sqlstate.ts';
+import { classifyPostgres } from '../../core/classify/sql/postgres.ts';
+import { DEFAULT_SEARCH_PATH, type Classification } from '../../core/classify/sql/types.ts';
+
+/** The fast-path FunctionCall calls any function by OID: an escape hatch, never classified as safe. */
+const FASTPATH: Classification = {
+  statements: [{ kind: 'FunctionCall', pairs: [{ action: 'sql:admin', table: null }], flags: ['fastpath_function_call'] }],
+  fingerprint: null,
+};
 
 /** Never valid SQL: the upstream rejects it at parse time, before anything runs. */
 const DENIED_SQL = 'GATEHOUSE DENIED THIS STATEMENT';
@@ -49,8 +57,13 @@ export class PgRelaySession {
   readonly #session: Session;
   readonly #ep: RelayEndpoints;
   readonly #pending: Pending[] = [];
-  readonly #statements = new Map<string, string>();
-  readonly #portals = new Map<string, string>();
+  /** Protocol-level prepared statements: classified at Parse, decided at Execute. */
+  readonly #statements = new Map<string, { query: string; classification: Classification }>();
+  readonly #portals = new Map<string, { query: string; classification: Classification }>();
+  /** SQL-level PREPARE bodies, for EXECUTE name. */
+  readonly #sqlPrepared = new Map<string, Classification>();
+  /** The session's search_path as Gatehouse tracks it (SET / RESET / DISCARD ALL). */
+  #searchPath: readonly string[] = DEFAULT_SEARCH_PATH;
   #txStatus: 'I' | 'T' | 'E' = 'I';
   #pumping = false;
   #closed = false;
@@ -157,12 +170,14 @@ export class PgRelaySession {
     switch (frame.type) {
       case FE.Parse: {
         const p = decodeParse(frame.payload);
-        this.#statements.set(p.name, p.query);
+        // Classified once, here: a prepared statement cannot change class later.
+        this.#statements.set(p.name, { query: p.query, classification: this.#classify(p.query) });
         break;
       }
       case FE.Bind: {
         const b = decodeBind(frame.payload);
-        this.#portals.set(b.portal, this.#statements.get(b.statement) ?? '');
+        // An unknown statement name: the upstream will refuse the Bind; classify as unknown meanwhile.
+        this.#portals.set(b.portal, this.#statements.get(b.statement) ?? { query: '', classification: this.#classify('') });
         break;
       }
       case FE.Close: {
@@ -191,37 +206,48 @@ export class PgRelaySession {
     return false;
   }
 
+  #classify(sql: string): Classification {
+    return classifyPostgres(sql, { searchPath: this.#searchPath, prepared: (name) => this.#sqlPrepared.get(name) });
+  }
+
+  /** Session state that an allowed statement changes, as Gatehouse must track it. */
+  #applyEffects(c: Classification): void {
+    for (const st of c.statements) {
+      if (st.setsSearchPath) this.#searchPath = st.setsSearchPath;
+      if (st.prepares) this.#sqlPrepared.set(st.prepares.name, st.prepares.body);
+    }
+  }
+
   async #decide(frame: Frame, out: Buffer[]): Promise<void> {
     let statement: string;
+    let classification: Classification;
     let extended = false;
     if (frame.type === FE.Query) {
       statement = decodeQuery(frame.payload);
+      classification = this.#classify(statement);
     } else if (frame.type === FE.Execute) {
       const ex = decodeExecute(frame.payload);
-      statement = this.#portals.get(ex.portal) ?? '';
+      const portal = this.#portals.get(ex.portal) ?? { query: '', classification: this.#classify('') };
+      statement = portal.query;
+      classification = portal.classification;
       extended = true;
     } else {
-      statement = '<fastpath function call>';
+      statement = '<fast-path function call>';
+      classification = FASTPATH;
     }
     let start: Awaited<ReturnType<Session['begin']>>;
     try {
-      // FunctionCall (fast path) calls any function by OID: an escape hatch, never classified as safe.
-      const action = frame.type === FE.FunctionCall ? 'sql:admin' : 'sql:statement';
-      start = await this.#session.begin({ action, statement });
+      start = await this.#session.begin({ statement, classification });
     } catch (e) {
       // Fail closed: no event on record, no statement forwarded.
       this.#session.log.error({ err: e }, 'operation refused: event could not be recorded');
-      start = {
-        allowed: false,
-        decision: { effect: 'deny', policyIds: [], reasons: [] },
-        message: isGatewayError(e) && e.clientSafe ? e.message : clientMessage(e),
-      };
       const code = isGatewayError(e) ? sqlstateFor(e.code) : 'XX000';
-      return this.#refuse(extended, encodeErrorResponse({ severity: 'ERROR', code, message: start.message }), out);
+      return this.#refuse(extended, encodeErrorResponse({ severity: 'ERROR', code, message: clientMessage(e) }), out);
     }
     if (!start.allowed) {
       return this.#refuse(extended, encodeErrorResponse({ severity: 'ERROR', code: '42501', message: start.message }), out);
     }
+    this.#applyEffects(classification);
     out.push(raw(frame));
     this.#pending.push(
       extended

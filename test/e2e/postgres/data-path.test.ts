@@ -236,6 +236,7 @@ describe('bad input', () => {
 
 describe('records', () => {
   test('every statement has an event written before it ran, with outcome and rows', async () => {
+    await assert.rejects(client('garbage-token').connect());
     const c = client(await gw.token({ sub: 'event-checker' }));
     await c.connect();
     await c.query('SELECT id FROM customers WHERE id <= 5');

@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { createHmac } from 'node:crypto';
 import pg from 'pg';
 import Provider from 'oidc-provider';
-import { SignJWT, exportJWK, exportSPKI, generateKeyPair, type JWK } from 'jose';
+import { SignJWT, exportJWK, exportSPKI, generateKeyPair, type CryptoKey, type JWK } from 'jose';
 import { startPostgres, type PgCluster } from '../../harness/postgres.ts';
 import { startGatehouse, removeDir, type TestGateway } from '../../harness/gateway.ts';
 import { run } from '../../harness/run.ts';

@@ -11,6 +11,7 @@ const CANDIDATE = /(?<![A-Za-z0-9])(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Za-z0-9])/g;
 
 export const awsAccessKey: Detector = {
   class: 'aws_access_key',
+  hints: { anyOf: ['AKIA', 'ASIA'] },
   find(text: string): Span[] {
     if (!text.includes('AKIA') && !text.includes('ASIA')) return [];
     return scan(text, CANDIDATE, (m) => ({ start: m.index, end: m.index + m[0].length }));

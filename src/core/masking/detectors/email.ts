@@ -10,6 +10,7 @@ const CANDIDATE = /[\p{L}\p{N}._%+'!#$&*=?^`{|}~-]+@[\p{L}\p{N}-]+(?:\.[\p{L}\p{
 
 export const email: Detector = {
   class: 'email',
+  hints: { anyOf: ['@'] },
   find(text: string): Span[] {
     if (!text.includes('@')) return [];
     return scan(text, CANDIDATE, (m) => {

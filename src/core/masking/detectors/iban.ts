@@ -18,6 +18,7 @@ function valid(candidate: string): boolean {
 
 export const iban: Detector = {
   class: 'iban',
+  hints: { minDigits: 2, minLength: 15 },
   find(text: string): Span[] {
     return scan(text, CANDIDATE, (m) => {
       // The candidate may have swallowed a following word (`… 7654 32 is`):

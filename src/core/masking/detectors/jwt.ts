@@ -21,6 +21,7 @@ function hasAlgHeader(part: string): boolean {
 
 export const jwt: Detector = {
   class: 'jwt',
+  hints: { anyOf: ['.'], minLength: 20 },
   find(text: string): Span[] {
     if (!text.includes('.')) return [];
     return scan(text, CANDIDATE, (m) => (hasAlgHeader(m[0].slice(0, m[0].indexOf('.'))) ? { start: m.index, end: m.index + m[0].length } : null));

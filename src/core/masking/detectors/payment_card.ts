@@ -97,6 +97,7 @@ function cardsInRun(run: string, offset: number): Span[] {
 
 export const paymentCard: Detector = {
   class: 'payment_card',
+  hints: { minDigits: 13 },
   find(text: string): Span[] {
     if (!countDigits(text, 13)) return [];
     return scan(text, CANDIDATE, (m) => {

@@ -12,6 +12,7 @@ const BLOCK = /-----BEGIN ((?:RSA |EC |DSA |OPENSSH |ENCRYPTED )?PRIVATE KEY)---
 
 export const pemPrivateKey: Detector = {
   class: 'private_key',
+  hints: { anyOf: ['PRIVATE KEY'] },
   find(text: string): Span[] {
     if (!text.includes('PRIVATE KEY')) return [];
     return scan(text, BLOCK, (m) => ({ start: m.index, end: m.index + m[0].replace(/\s+$/, '').length }));

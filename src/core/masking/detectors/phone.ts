@@ -21,6 +21,7 @@ import { countDigits } from './util.ts';
 export function createPhoneDetector(opts: { defaultCountry?: CountryCode } = {}): Detector {
   return {
     class: 'phone',
+    hints: { minDigits: 7 },
     find(text: string): Span[] {
       // libphonenumber is by far the costliest detector: skip text that cannot hold a number.
       if (!countDigits(text, 7)) return [];

@@ -24,6 +24,7 @@ export function isAbaRouting(d: string): boolean {
 
 export const abaRouting: Detector = {
   class: 'aba_routing',
+  hints: { minDigits: 9 },
   find(text: string): Span[] {
     if (!countDigits(text, 9)) return [];
     return scan(text, CANDIDATE, (m) => (isAbaRouting(m[0]) && labelledBefore(text, m.index, LABEL) ? { start: m.index, end: m.index + 9 } : null));

@@ -20,6 +20,7 @@ export function isValidSsn(area: string, group: string, serial: string): boolean
 
 export const usSsn: Detector = {
   class: 'us_ssn',
+  hints: { minDigits: 9 },
   find(text: string): Span[] {
     if (!countDigits(text, 9)) return [];
     const spans = scan(text, SEPARATED, (m) => (isValidSsn(m[1]!, m[3]!, m[4]!) ? { start: m.index, end: m.index + m[0].length } : null));

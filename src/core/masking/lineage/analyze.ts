@@ -400,7 +400,12 @@ export class Analyzer {
     return this.#unqualified(last, scope) ?? empty();
   }
 
-  /** Innermost scope first; keeps looking outward until a relation definitely has the column. */
+  /**
+   * Innermost scope first, like Postgres: a column of that level, else a
+   * relation of that name (a whole-row reference, `SELECT p FROM people p`),
+   * else the next level out. Relations whose columns we do not know only
+   * *may* have the name, so the search goes on outward and unions.
+   */
   #unqualified(col: string, scope: Scope): Lin | null {
     const lin = empty();
     let found = false;
@@ -414,9 +419,10 @@ export class Analyzer {
         definite ||= l.definite;
       }
       if (definite) return lin;
+      const whole = s.rels.find((r) => r.name === col);
+      if (whole) return add(lin, whole.whole());
     }
-    if (found) return lin;
-    return this.#findRel(col, scope)?.whole() ?? null; // `SELECT p FROM people p`: a whole-row reference
+    return found ? lin : null;
   }
 
   #dml(kind: string, b: Obj, parent: Scope | null): SelectOut | null {
@@ -472,7 +478,9 @@ export class Analyzer {
       tail: () => add(add(target.tail(), anyColumn), unionAll(written.values())),
       whole: () => add(target.whole(), unionAll(written.values())),
     };
-    const rs: Scope = { rels: [returned, ...scope.rels.slice(1), { ...returned, name: 'old' }, { ...returned, name: 'new' }], parent: scope.parent, ctes: scope.ctes };
+    // `old`/`new` sit one level out so that `RETURNING *` does not expand them.
+    const aliases: Scope = { rels: [{ ...returned, name: 'old' }, { ...returned, name: 'new' }], parent: scope.parent, ctes: new Map() };
+    const rs: Scope = { rels: [returned, ...scope.rels.slice(1)], parent: aliases, ctes: scope.ctes };
     return this.#targets(ret, rs);
   }
 }

@@ -24,6 +24,8 @@ export interface LineageResult {
   columns: (DataClass | 'unknown' | null)[];
   /** Every class reaching each column (same positions as `columns`). */
   classes: DataClass[][];
+  /** True where a construct could not be followed (an opaque function, an unresolvable name…). */
+  unresolved: boolean[];
   /**
    * True when a `*` could not be expanded (no `catalog.columns`): the last
    * entry of `columns`/`classes` then applies to every column from its
@@ -62,6 +64,7 @@ function parse(sql: string): unknown[] {
 const failClosed = (parseError: string): LineageResult => ({
   columns: [UNKNOWN_LINEAGE],
   classes: [[]],
+  unresolved: [true],
   openEnded: true,
   predicateClasses: [],
   writeClasses: [UNKNOWN_LINEAGE],
@@ -89,6 +92,7 @@ export function analyzeLineage(sql: string, catalog: LineageCatalog): LineageRes
     return {
       columns: lins.map(column),
       classes: lins.map((l) => [...l.classes].sort()),
+      unresolved: lins.map((l) => l.unknown),
       openEnded: last?.tail != null,
       predicateClasses: [...a.predicates].sort(),
       writeClasses: [...[...a.writes.classes].sort(), ...(a.writes.unknown ? [UNKNOWN_LINEAGE] : [])],
@@ -109,13 +113,8 @@ export function lineageForColumns(r: LineageResult, count: number): ColumnLineag
     const j = r.openEnded ? Math.min(i, r.columns.length - 1) : i;
     const col = r.columns[j];
     if (col === undefined || col === null) out.push(null);
-    else if (col === UNKNOWN_LINEAGE) out.push(r.classes[j] !== undefined && r.classes[j]!.length > 1 && !isUnknownOnly(r, j) ? r.classes[j]! : UNKNOWN_LINEAGE);
+    else if (col === UNKNOWN_LINEAGE && r.unresolved[j] !== true) out.push(r.classes[j] ?? UNKNOWN_LINEAGE); // several classes: keep them all
     else out.push(col);
   }
   return out;
-}
-
-/** 'unknown' because of an unfollowable construct (not merely several classes). */
-function isUnknownOnly(r: LineageResult, j: number): boolean {
-  return r.unknownAt?.[j] === true;
 }
