@@ -55,6 +55,17 @@ test('column rules via RowDescription origin, detectors everywhere else, counts 
   assert.ok(!JSON.stringify(r.counts).includes('6789'));
 });
 
+test('the raw-byte prefilter never hides a value: JSON \\u escapes, arrays, composites', () => {
+  const m = new Masker(RULES, KEYS);
+  const c = (typeOid: number): ResultColumn[] => [{ name: 'v', tableOid: 0, columnAttr: 0, typeOid, format: 0 }];
+  const mask = (typeOid: number, v: string): string | null => text(m.maskDataRow(m.planForRow(c(typeOid), ctx()), row(v)).values)[0]!;
+  assert.equal(JSON.parse(mask(OID.jsonb, '{"e": "bob\\u0040example.com"}')!).e, 'EMAIL');
+  assert.equal(JSON.parse(mask(OID.json, '["\\u0031\\u0032\\u0033-45-6789"]')!)[0], '***-**-6789');
+  assert.equal(mask(1009, '{"card 4111 1111 1111 1111",x}')!.startsWith('{"card tok_'), true);
+  assert.equal(mask(99999, '(1,"123-45-6789",t)'), '(1,"***-**-6789",t)'); // composite literal text
+  assert.equal(mask(OID.text, 'key AKIAIOSFODNN7EXAMPLE'), 'key ****');
+});
+
 test('fast path: principals who may unmask everything get passthrough; one unmasked class stays clear', () => {
   const m = new Masker(RULES, KEYS);
   const all = new Set<string>([...DETECTED_CLASSES, 'dob', 'secret_blob']);

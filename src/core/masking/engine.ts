@@ -101,7 +101,7 @@ function candidates(detectors: readonly Detector[], text: string): readonly Dete
 }
 
 /** Binary formats that are the value's text as is (jsonb after its version byte). */
-const RAW_TEXT_BINARY = new Set([OID.text, OID.varchar, OID.bpchar, OID.name, OID.unknown, OID.json, OID.jsonb, OID.xml]);
+const RAW_TEXT_BINARY = new Set<number>([OID.text, OID.varchar, OID.bpchar, OID.name, OID.unknown, OID.json, OID.jsonb, OID.xml]);
 const BACKSLASH_U = Buffer.from('\\u');
 
 /**
@@ -110,10 +110,18 @@ const BACKSLASH_U = Buffer.from('\\u');
  * substring of the raw text, with one exception handled here: a JSON `\uXXXX`
  * escape can hide a character, so such values are always decoded.
  */
+const seen = new Uint32Array(256);
+let epoch = 0;
+const needles = new Map<string, Buffer>();
+
 function rawMayMatch(raw: Buffer, detectors: readonly Detector[]): boolean {
+  // One pass: count digits and stamp which bytes occur, so that a substring
+  // hint costs a native search only when its first two bytes both occur.
+  epoch = (epoch + 1) >>> 0 || 1;
   let digits = 0;
-  for (let i = 0; i < raw.length && digits < 13; i++) {
+  for (let i = 0; i < raw.length; i++) {
     const c = raw[i]!;
+    seen[c] = epoch;
     if (c >= 48 && c <= 57) digits++;
   }
   for (const d of detectors) {
@@ -121,10 +129,19 @@ function rawMayMatch(raw: Buffer, detectors: readonly Detector[]): boolean {
     if (h === undefined) return true;
     if (h.minDigits !== undefined && digits < h.minDigits) continue;
     if (h.minLength !== undefined && raw.length < h.minLength) continue;
-    if (h.anyOf !== undefined && !h.anyOf.some((s) => raw.includes(s))) continue;
+    if (h.anyOf !== undefined && !h.anyOf.some((s) => rawIncludes(raw, s))) continue;
     return true;
   }
-  return raw.includes(BACKSLASH_U);
+  return seen[0x5c] === epoch && raw.includes(BACKSLASH_U);
+}
+
+function rawIncludes(raw: Buffer, s: string): boolean {
+  if (seen[s.charCodeAt(0)] !== epoch) return false;
+  if (s.length === 1) return true;
+  if (seen[s.charCodeAt(1)] !== epoch) return false;
+  let n = needles.get(s);
+  if (n === undefined) needles.set(s, (n = Buffer.from(s, 'utf8')));
+  return raw.includes(n);
 }
 
 const PASSTHROUGH: RowPlan = Object.freeze({ passthrough: true });

@@ -75,6 +75,7 @@ export class CedarAuthorizer implements Authorizer {
   readonly #schemaName: string | undefined;
   readonly #byId: ReadonlyMap<string, { policy: CompiledPolicy; index: number }>;
   readonly #cache: LruCache<string, Verdict>;
+  readonly #memo = new WeakMap<Classification, Map<string, StatementDecision>>();
   readonly #principalKeys = new WeakMap<Principal, { key: string; entities: cedar.EntityJson[] }>();
   #hits = 0;
   #misses = 0;
@@ -173,7 +174,26 @@ export class CedarAuthorizer implements Authorizer {
 
   decideStatement(principal: Principal, connection: string, classification: Classification, context: StatementContext): StatementDecision {
     try {
-      return this.#decideStatement(principal, connection, classification, context);
+      // Whole-statement memo: the same Classification object (the classifier
+      // cache shares them) for the same principal, connection, hour, weekday
+      // and client address decides the same way under this policy version.
+      // Never with an approval or grant in the context, never for errors.
+      const memoable = context.approval === undefined && context.grant === undefined;
+      if (!memoable) return this.#decideStatement(principal, connection, classification, context);
+      const when = new Date(context.time);
+      const key = `${this.#principal(principal).key}\u0000${connection}\u0000${when.getUTCHours()}\u0000${when.getUTCDay()}\u0000${context.clientAddress}`;
+      let memo = this.#memo.get(classification);
+      const hit = memo?.get(key);
+      if (hit) {
+        this.#hits += 1;
+        return hit;
+      }
+      const d = this.#decideStatement(principal, connection, classification, context);
+      if (!d.reasons.some((r) => r.code === 'policy_error')) {
+        if (!memo) this.#memo.set(classification, (memo = new Map()));
+        if (memo.size < 256) memo.set(key, d);
+      }
+      return d;
     } catch (e) {
       const message = `Gatehouse denied the statement: the policy engine failed (${errorText(e)}); denied to be safe`;
       return {

@@ -28,8 +28,8 @@ import { GatewayError } from '../../shared/errors.ts';
 import { systemClock, type Clock } from '../../shared/clock.ts';
 import type { EventSink } from '../../core/ports.ts';
 import type { GatewayEvent, StoredEvent } from '../../core/audit/events.ts';
-import { openEvent, parseEnvelope, sealEvent, type SealedEvent } from '../../core/audit/envelope.ts';
-import { MerkleFrontier, MerkleTree } from '../../core/audit/merkle.ts';
+import { sealEvent, type SealedEvent } from '../../core/audit/envelope.ts';
+import { MerkleFrontier } from '../../core/audit/merkle.ts';
 import {
   NoteError,
   checkpointBodyHash,
@@ -39,10 +39,14 @@ import {
   type Checkpoint,
 } from '../../core/audit/checkpoint.ts';
 import { verifyLog, type VerifyResult } from '../../core/audit/verify.ts';
-import { PROOF_FORMAT, type InclusionProof } from '../../core/audit/proof.ts';
+import type { InclusionProof } from '../../core/audit/proof.ts';
 import { createAuditSchema } from './schema.ts';
 import { publicKeyPem } from './keys.ts';
 import { writeBundle, type ExportOptions, type ExportSummary } from './export.ts';
+import { loadTreeState, startupProblem, type LastCheckpoint } from './startup.ts';
+import { inclusionProofFor, queryEvents, readStore, selectExpired, type QueryFilter } from './read.ts';
+
+export type { QueryFilter } from './read.ts';
 
 export const AUDIT_DB_FILE = 'gatehouse.db';
 export const AUDIT_UNAVAILABLE_MESSAGE = 'audit log unavailable: statement refused';
@@ -76,18 +80,6 @@ export interface AuditLogOptions {
   readonly onCheckpoint?: (cp: CheckpointInfo) => void;
 }
 
-export interface QueryFilter {
-  readonly sessionId?: string;
-  readonly types?: readonly string[];
-  /** ms since epoch, inclusive. */
-  readonly since?: number;
-  /** ms since epoch, inclusive. */
-  readonly until?: number;
-  /** Only entries with seq greater than this (for following a live log). */
-  readonly afterSeq?: number;
-  readonly limit?: number;
-}
-
 export interface CheckpointInfo {
   readonly id: number;
   readonly size: number;
@@ -105,19 +97,10 @@ export interface RetentionResult {
   readonly expiredRanges: readonly (readonly [number, number])[];
 }
 
-/** Ranges per retention.run event, to keep one envelope bounded. */
-const MAX_RANGES_PER_EVENT = 4096;
-
 interface Pending {
   readonly event: GatewayEvent;
   readonly resolve: (e: StoredEvent) => void;
   readonly reject: (e: unknown) => void;
-}
-
-interface LastCheckpoint {
-  readonly id: number;
-  readonly size: number;
-  readonly body: string;
 }
 
 export function auditUnavailable(cause?: unknown): GatewayError {
@@ -200,7 +183,7 @@ export class AuditLog implements EventSink {
       return Number(this.stmt.insCheckpoint.run(f.size, f.root(), note).lastInsertRowid);
     });
 
-    const state = this.loadState();
+    const state = loadTreeState(db, this.origin, this.publicKey);
     this.frontier = state.frontier;
     this.lastCheckpoint = state.lastCheckpoint;
   }
@@ -227,46 +210,9 @@ export class AuditLog implements EventSink {
   // -------------------------------------------------------------------------
   // State
 
-  private loadState(): { frontier: MerkleFrontier; lastCheckpoint: LastCheckpoint | null } {
-    const st = this.db.prepare('SELECT size, frontier FROM tree_state WHERE id = 1').get() as { size: number; frontier: Buffer } | undefined;
-    const agg = this.db.prepare('SELECT count(*) AS n, coalesce(max(seq), 0) AS max FROM envelopes').get() as { n: number; max: number };
-    let frontier: MerkleFrontier | undefined;
-    if (st && st.size === agg.max && agg.n === agg.max) {
-      try {
-        frontier = MerkleFrontier.deserialize(st.size, st.frontier);
-      } catch {
-        frontier = undefined;
-      }
-    }
-    // The state row is written in the same transaction as the entries, so it only disagrees after an edit outside the log: rebuild from the stored leaf hashes.
-    frontier ??= this.rebuildFrontier();
-    const cp = this.db.prepare('SELECT id, body FROM checkpoints ORDER BY id DESC LIMIT 1').get() as { id: number; body: string } | undefined;
-    let lastCheckpoint: LastCheckpoint | null = null;
-    if (cp) {
-      const body = cp.body.slice(0, cp.body.lastIndexOf('\n\n') + 1);
-      let size = 0;
-      try {
-        size = openCheckpoint(cp.body, this.origin, this.publicKey).size;
-      } catch {
-        size = -1; // reported by the startup check in write mode
-      }
-      lastCheckpoint = { id: cp.id, size, body };
-    }
-    return { frontier, lastCheckpoint };
-  }
-
-  private rebuildFrontier(): MerkleFrontier {
-    const f = MerkleFrontier.empty();
-    for (const row of this.db.prepare('SELECT seq, leaf_hash FROM envelopes ORDER BY seq').iterate() as Iterable<{ seq: number; leaf_hash: Buffer }>) {
-      if (row.seq !== f.size + 1) break; // a gap: verification names it
-      f.append(row.leaf_hash);
-    }
-    return f;
-  }
-
   /** Write-mode startup: refuse to continue a log that is visibly damaged, anchor a recovered tail, start the timer. */
   private startWriting(): void {
-    const problem = this.startupProblem();
+    const problem = startupProblem(this.db, this.origin, this.publicKey, this.frontier, this.lastCheckpoint);
     if (problem) {
       throw new GatewayError('GW_EVENT_STORE_UNAVAILABLE', `audit log failed its startup check: ${problem}; run 'gatehouse audit verify'`);
     }
@@ -276,29 +222,6 @@ export class AuditLog implements EventSink {
       this.timer = setInterval(() => this.onTimer(), this.every.seconds * 1000);
       this.timer.unref();
     }
-  }
-
-  private startupProblem(): string | null {
-    const agg = this.db.prepare('SELECT count(*) AS n, coalesce(max(seq), 0) AS max FROM envelopes').get() as { n: number; max: number };
-    if (agg.n !== agg.max || this.frontier.size !== agg.max) return `entries are not numbered 1..${agg.max} without gaps`;
-    const cp = this.lastCheckpoint;
-    if (!cp) return null;
-    if (cp.size < 0) {
-      const note = (this.db.prepare('SELECT body FROM checkpoints WHERE id = ?').get(cp.id) as { body: string }).body;
-      try {
-        openCheckpoint(note, this.origin, this.publicKey);
-      } catch (e) {
-        return `newest checkpoint ${cp.id}: ${e instanceof NoteError ? e.problem : String(e)}`;
-      }
-    }
-    if (this.frontier.size < cp.size) return `the log holds ${this.frontier.size} entries but checkpoint ${cp.id} signs ${cp.size} (tail truncated)`;
-    if (this.frontier.size === cp.size) {
-      const note = (this.db.prepare('SELECT body FROM checkpoints WHERE id = ?').get(cp.id) as { body: string }).body;
-      if (!openCheckpoint(note, this.origin, this.publicKey).rootHash.equals(this.frontier.root())) {
-        return `the log does not match checkpoint ${cp.id}`;
-      }
-    }
-    return null;
   }
 
   private onTimer(): void {
@@ -384,13 +307,14 @@ export class AuditLog implements EventSink {
     const due = f.size > lastSize && (forceCheckpoint || f.size - lastSize >= this.every.entries);
     let note: string | null = null;
     let body = '';
+    const time = Math.floor(this.clock.now() / 1000);
     if (due) {
       note = signCheckpoint(
         {
           origin: this.origin,
           size: f.size,
           rootHash: f.root(),
-          time: Math.floor(this.clock.now() / 1000),
+          time,
           ...(this.lastCheckpoint ? { prev: checkpointBodyHash(this.lastCheckpoint.body) } : {}),
         },
         this.requireKey(),
@@ -404,7 +328,7 @@ export class AuditLog implements EventSink {
       this.counters.checkpoints++;
       if (this.onCheckpoint && note !== null) {
         try {
-          this.onCheckpoint({ id, size: f.size, root: f.root().toString('hex'), time: Math.floor(this.clock.now() / 1000), note });
+          this.onCheckpoint({ id, size: f.size, root: f.root().toString('hex'), time, note });
         } catch {
           // Anchoring is best effort here; `verify --anchors` reports gaps.
         }
@@ -444,48 +368,9 @@ export class AuditLog implements EventSink {
     return { id: row.id, size: cp.size, root: cp.rootHash.toString('hex'), time: cp.time, note: row.body };
   }
 
-  /**
-   * Events rebuilt from envelope + payload, in sequence order. Rows whose
-   * envelope no longer parses are skipped: `verify` is what reports them.
-   */
+  /** Events rebuilt from envelope + payload, in sequence order (for listing and replay). */
   query(filter: QueryFilter = {}): StoredEvent[] {
-    const where: string[] = [];
-    const args: unknown[] = [];
-    if (filter.sessionId !== undefined) {
-      where.push('e.session_id = ?');
-      args.push(filter.sessionId);
-    }
-    if (filter.types !== undefined) {
-      if (filter.types.length === 0) return [];
-      where.push(`e.type IN (${filter.types.map(() => '?').join(', ')})`);
-      args.push(...filter.types);
-    }
-    if (filter.since !== undefined) {
-      where.push('e.time >= ?');
-      args.push(Math.trunc(filter.since));
-    }
-    if (filter.until !== undefined) {
-      where.push('e.time <= ?');
-      args.push(Math.trunc(filter.until));
-    }
-    if (filter.afterSeq !== undefined) {
-      where.push('e.seq > ?');
-      args.push(filter.afterSeq);
-    }
-    const sql =
-      'SELECT e.body AS body, p.body AS pbody FROM envelopes e LEFT JOIN payloads p ON p.seq = e.seq' +
-      (where.length ? ` WHERE ${where.join(' AND ')}` : '') +
-      ' ORDER BY e.seq LIMIT ?';
-    args.push(filter.limit ?? -1);
-    const out: StoredEvent[] = [];
-    for (const row of this.db.prepare(sql).iterate(...args) as Iterable<{ body: string; pbody: string | null }>) {
-      try {
-        out.push(openEvent(parseEnvelope(row.body), row.pbody));
-      } catch {
-        /* see doc comment */
-      }
-    }
-    return out;
+    return queryEvents(this.db, filter);
   }
 
   /**
@@ -495,24 +380,10 @@ export class AuditLog implements EventSink {
    */
   verify(opts: { anchors?: readonly string[] } = {}): VerifyResult {
     if (this.writable && !this.closed) this.flush();
-    const records = (this.db.prepare('SELECT seq, body, leaf_hash FROM envelopes ORDER BY seq').all() as { seq: number; body: string; leaf_hash: Buffer }[]).map(
-      (r) => ({ seq: r.seq, envelope: r.body, leafHash: r.leaf_hash }),
-    );
-    const payloads = (this.db.prepare('SELECT seq, class, salt, body FROM payloads ORDER BY seq').all() as { seq: number; class: string; salt: Buffer; body: string }[]).map(
-      (p) => ({ seq: p.seq, class: p.class, salt: p.salt, body: p.body }),
-    );
-    const checkpoints = (this.db.prepare('SELECT id, body FROM checkpoints ORDER BY id').all() as { id: number; body: string }[]).map((c) => ({
-      id: c.id,
-      note: c.body,
-    }));
-    const st = this.db.prepare('SELECT size FROM tree_state WHERE id = 1').get() as { size: number } | undefined;
     return verifyLog({
       origin: this.origin,
       publicKey: this.publicKey,
-      records,
-      payloads,
-      checkpoints,
-      claimedSize: st?.size ?? 0,
+      ...readStore(this.db),
       ...(opts.anchors ? { anchors: opts.anchors } : {}),
     });
   }
@@ -523,31 +394,7 @@ export class AuditLog implements EventSink {
     let cp = this.latestCheckpoint();
     if ((!cp || cp.size < seq) && this.writable) cp = this.checkpoint();
     if (!cp || cp.size < seq) throw new RangeError(`entry ${seq} is not covered by a checkpoint`);
-    const tree = MerkleTree.fromLeafHashes(this.leafHashes(cp.size));
-    if (tree.size < cp.size) throw new Error(`the store holds only ${tree.size} leaves, checkpoint ${cp.id} signs ${cp.size}`);
-    const env = this.db.prepare('SELECT body FROM envelopes WHERE seq = ?').get(seq) as { body: string };
-    const pay = this.db.prepare('SELECT class, salt, body FROM payloads WHERE seq = ?').get(seq) as { class: string; salt: Buffer; body: string } | undefined;
-    return {
-      format: PROOF_FORMAT,
-      origin: this.origin,
-      seq,
-      leafIndex: seq - 1,
-      treeSize: cp.size,
-      leafHash: tree.leafHash(seq - 1).toString('hex'),
-      envelope: env.body,
-      ...(pay ? { payload: { class: pay.class, salt: pay.salt.toString('hex'), body: pay.body } } : {}),
-      path: tree.inclusionProof(seq - 1, cp.size).map((h) => h.toString('hex')),
-      checkpoint: cp.note,
-    };
-  }
-
-  /** Stored leaf hashes of entries 1..size, stopping at the first gap. */
-  private *leafHashes(size: number): Generator<Buffer> {
-    let next = 1;
-    for (const r of this.db.prepare('SELECT seq, leaf_hash FROM envelopes WHERE seq <= ? ORDER BY seq').iterate(size) as Iterable<{ seq: number; leaf_hash: Buffer }>) {
-      if (r.seq !== next++) return;
-      yield r.leaf_hash;
-    }
+    return inclusionProofFor(this.db, this.origin, seq, cp);
   }
 
   /**
@@ -572,36 +419,9 @@ export class AuditLog implements EventSink {
    * store cannot be written.
    */
   applyRetention(rules: Readonly<Record<string, number>>, now: number = this.clock.now()): RetentionResult {
-    for (const [cls, secs] of Object.entries(rules)) {
-      if (!Number.isFinite(secs) || secs < 0) throw new RangeError(`retention for ${cls} must be a non-negative number of seconds`);
-    }
     this.requireKey();
     this.flush();
-    const seqs: number[] = [];
-    // Walks the time index, then the payload by primary key.
-    const select = this.db.prepare(
-      'SELECT e.seq AS seq FROM envelopes e JOIN payloads p ON p.seq = e.seq WHERE e.time <= ? AND p.class = ? ORDER BY e.seq',
-    );
-    for (const [cls, secs] of Object.entries(rules)) {
-      for (const r of select.iterate(Math.floor(now - secs * 1000), cls) as Iterable<{ seq: number }>) seqs.push(r.seq);
-    }
-    seqs.sort((a, b) => a - b);
-    const ranges: [number, number][] = [];
-    for (const s of seqs) {
-      const last = ranges[ranges.length - 1];
-      if (last && last[1] === s - 1) last[1] = s;
-      else ranges.push([s, s]);
-    }
-    const chunks: [number, number][][] = [];
-    for (let i = 0; i < ranges.length; i += MAX_RANGES_PER_EVENT) chunks.push(ranges.slice(i, i + MAX_RANGES_PER_EVENT));
-    if (chunks.length === 0) chunks.push([]);
-    const events: GatewayEvent[] = chunks.map((chunk) => ({
-      type: 'retention.run',
-      time: now,
-      rules: { ...rules },
-      expired: chunk.reduce((n, [a, b]) => n + b - a + 1, 0),
-      expiredRanges: chunk,
-    }));
+    const { count, ranges, events } = selectExpired(this.db, rules, now);
     const f = this.frontier.clone();
     const seals = events.map((ev) => {
       const s = sealEvent(ev, f.size + 1, this.instance);
@@ -610,6 +430,7 @@ export class AuditLog implements EventSink {
     });
     const del = this.db.prepare('DELETE FROM payloads WHERE seq BETWEEN ? AND ?');
     try {
+      // Removal and its record commit together: there is never a removed payload without its retention entry.
       this.commit(seals, f, false, () => {
         for (const [a, b] of ranges) del.run(a, b);
       });
@@ -618,7 +439,7 @@ export class AuditLog implements EventSink {
     }
     return {
       events: events.map((ev, i) => ({ ...ev, seq: seals[i]!.envelope.seq }) as StoredEvent),
-      expired: seqs.length,
+      expired: count,
       expiredRanges: ranges,
     };
   }

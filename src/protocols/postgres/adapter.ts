@@ -29,6 +29,7 @@ import {
   encodeReadyForQuery,
 } from '../../wire/postgres/backend.ts';
 import { GatewayError, clientMessage, isGatewayError } from '../../shared/errors.ts';
+import { ClassificationCache } from '../../core/classify/sql/cache.ts';
 
 export const PROTOCOL = 'postgres';
 
@@ -55,6 +56,7 @@ export class PostgresAdapter {
   readonly #deps: PostgresAdapterDeps;
   readonly #cancel = new CancelRegistry();
   readonly #relays = new Set<PgRelaySession>();
+  readonly #classifier = new ClassificationCache();
 
   constructor(deps: PostgresAdapterDeps) {
     this.#deps = deps;
@@ -203,6 +205,7 @@ export class PostgresAdapter {
       clientReader: frames.reader,
       upstream: upstream.socket,
       upstreamRelay: upstream.relay,
+      classifier: this.#classifier,
     });
     this.#relays.add(relay);
     session.onKill((reason) => relay.kill(reason));

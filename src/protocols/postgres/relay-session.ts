@@ -22,7 +22,7 @@ import { BE, decodeCommandComplete, decodeErrorFields, decodeReadyForQuery, enco
 import { FE, decodeBind, decodeClose, decodeExecute, decodeParse, decodeQuery } from '../../wire/postgres/frontend.ts';
 import { GatewayError, clientMessage, isGatewayError } from '../../shared/errors.ts';
 import { sqlstateFor } from './sqlstate.ts';
-import { classifyPostgres } from '../../core/classify/sql/postgres.ts';
+import type { ClassificationCache } from '../../core/classify/sql/cache.ts';
 import { DEFAULT_SEARCH_PATH, type Classification } from '../../core/classify/sql/types.ts';
 
 /** The fast-path FunctionCall calls any function by OID: an escape hatch, never classified as safe. */
@@ -49,6 +49,8 @@ export interface RelayEndpoints {
   clientReader: FrameReader;
   upstream: Socket;
   upstreamRelay: MessageRelay;
+  /** Shared across sessions: statements that differ only in numbers are parsed once. */
+  classifier: ClassificationCache;
 }
 
 export type CloseReason = 'client_terminated' | 'client_disconnected' | 'upstream_disconnected' | 'protocol_error' | 'killed';
@@ -207,7 +209,7 @@ export class PgRelaySession {
   }
 
   #classify(sql: string): Classification {
-    return classifyPostgres(sql, { searchPath: this.#searchPath, prepared: (name) => this.#sqlPrepared.get(name) });
+    return this.#ep.classifier.classify(sql, { searchPath: this.#searchPath, prepared: (name) => this.#sqlPrepared.get(name) });
   }
 
   /** Session state that an allowed statement changes, as Gatehouse must track it. */

@@ -19,19 +19,9 @@ import type { DataClass } from '../types.ts';
 import { functionLineage, VALUE_CATALOG_RELATIONS } from './functions.ts';
 import { add, derivedRel, empty, figureName, functionRel, opaqueRel, unionAll, unknownLin, type Col, type Lin, type Lookup, type Rel, type SelectOut } from './relations.ts';
 
-type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
-const arr = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
-const str = (v: unknown): string | undefined => (isObj(v) && isObj(v.String) && typeof v.String.sval === 'string' ? v.String.sval : undefined);
-const names = (v: unknown): string[] => arr(v).map((x) => str(x) ?? '*');
-/** `{ Kind: body }` → [Kind, body]. */
-function node(v: unknown): [string, Obj] | null {
-  if (!isObj(v)) return null;
-  const keys = Object.keys(v);
-  if (keys.length !== 1) return null;
-  const body = v[keys[0]!];
-  return isObj(body) ? [keys[0]!, body] : null;
-}
+import { arr, isObj, names, node, str, type Obj } from './ast.ts';
+import { analyzeDml } from './dml.ts';
+import { tableRel } from './tables.ts';
 
 export interface LineageCatalog {
   /** The class a column rule gives this column (for the current connection), or null. */
@@ -43,7 +33,7 @@ export interface LineageCatalog {
   searchPath: string[];
 }
 
-interface Scope {
+export interface Scope {
   rels: Rel[];
   parent: Scope | null;
   ctes: Map<string, SelectOut>;
@@ -54,7 +44,8 @@ const MAX_VIEW_DEPTH = 8;
 export class Analyzer {
   readonly predicates = new Set<DataClass>();
   readonly writes: Lin = empty();
-  readonly #views = new Set<string>();
+  /** Views being expanded (cycle and depth guard, tables.ts). */
+  readonly views = new Set<string>();
 
   constructor(
     readonly catalog: LineageCatalog,
@@ -76,7 +67,7 @@ export class Analyzer {
       case 'UpdateStmt':
       case 'DeleteStmt':
       case 'MergeStmt':
-        return this.#dml(kind, b, parent);
+        return analyzeDml(this, kind, b, parent);
       case 'DeclareCursorStmt':
         return this.statement(b.query, parent);
       case 'CreateTableAsStmt': {
@@ -104,7 +95,7 @@ export class Analyzer {
     if (b.query) return this.statement(b.query, parent);
     const rv = b.relation;
     if (!isObj(rv)) return null;
-    const rel = this.#table(rv, { rels: [], parent, ctes: new Map() });
+    const rel = this.table(rv, { rels: [], parent, ctes: new Map() });
     const attl = arr(b.attlist).map(str).filter((s): s is string => s !== undefined);
     if (attl.length > 0) return { cols: attl.map((c) => ({ name: c, lin: rel.lookup(c)?.lin ?? unknownLin() })), tail: null };
     const ex = rel.expand();
@@ -114,7 +105,7 @@ export class Analyzer {
 
   select(b: Obj, parent: Scope | null): SelectOut {
     const scope: Scope = { rels: [], parent, ctes: new Map() };
-    this.#with(b.withClause, scope);
+    this.ctes(b.withClause, scope);
     if (typeof b.op === 'string' && b.op !== 'SETOP_NONE') {
       const l = this.select(isObj(b.larg) ? b.larg : {}, scope);
       const r = this.select(isObj(b.rarg) ? b.rarg : {}, scope);
@@ -132,14 +123,14 @@ export class Analyzer {
       }
       return { cols, tail: null };
     }
-    for (const item of arr(b.fromClause)) this.#from(item, scope);
-    for (const p of [b.whereClause, b.havingClause, b.groupClause, b.distinctClause, b.windowClause]) this.#predicate(p, scope);
-    const out = this.#targets(arr(b.targetList), scope);
+    for (const item of arr(b.fromClause)) this.fromItem(item, scope);
+    for (const p of [b.whereClause, b.havingClause, b.groupClause, b.distinctClause, b.windowClause]) this.predicate(p, scope);
+    const out = this.targets(arr(b.targetList), scope);
     this.#orderBy(b.sortClause, scope, out);
     return out;
   }
 
-  #with(w: unknown, scope: Scope): void {
+  ctes(w: unknown, scope: Scope): void {
     if (!isObj(w)) return;
     for (const c of arr(w.ctes)) {
       const cte = node(c)?.[1];
@@ -163,13 +154,13 @@ export class Analyzer {
     }
   }
 
-  #from(item: unknown, scope: Scope): void {
+  fromItem(item: unknown, scope: Scope): void {
     const n = node(item);
     if (!n) return;
     const [kind, b] = n;
     switch (kind) {
       case 'RangeVar':
-        scope.rels.push(this.#table(b, scope));
+        scope.rels.push(this.table(b, scope));
         return;
       case 'RangeSubselect': {
         // A non-LATERAL sub-select sees outer queries and this level's CTEs, not its FROM siblings.
@@ -180,10 +171,10 @@ export class Analyzer {
         return;
       }
       case 'JoinExpr':
-        this.#from(b.larg, scope);
-        this.#from(b.rarg, scope);
-        this.#predicate(b.quals, scope);
-        for (const u of arr(b.usingClause)) this.#predicate({ ColumnRef: { fields: [u] } }, scope);
+        this.fromItem(b.larg, scope);
+        this.fromItem(b.rarg, scope);
+        this.predicate(b.quals, scope);
+        for (const u of arr(b.usingClause)) this.predicate({ ColumnRef: { fields: [u] } }, scope);
         return;
       case 'RangeFunction': {
         const lin = empty();
@@ -195,7 +186,7 @@ export class Analyzer {
         return;
       }
       case 'RangeTableSample':
-        this.#from(b.relation, scope);
+        this.fromItem(b.relation, scope);
         return;
       default: {
         // XMLTABLE, JSON_TABLE and anything newer: the lineage of everything they mention.
@@ -205,77 +196,12 @@ export class Analyzer {
     }
   }
 
-  /** A table, view or CTE reference. */
-  #table(rv: Obj, scope: Scope): Rel {
-    const relname = typeof rv.relname === 'string' ? rv.relname : '';
-    const schema = typeof rv.schemaname === 'string' ? rv.schemaname : undefined;
-    const alias = isObj(rv.alias) && typeof rv.alias.aliasname === 'string' ? rv.alias.aliasname : relname;
-    const colnames = isObj(rv.alias) ? arr(rv.alias.colnames).map((x) => str(x) ?? '') : [];
-    if (schema === undefined) {
-      for (let s: Scope | null = scope; s; s = s.parent) {
-        const cte = s.ctes.get(relname);
-        if (cte) return derivedRel(alias, cte, colnames);
-      }
-    }
-    if (VALUE_CATALOG_RELATIONS.has(relname) && (schema === undefined || schema === 'pg_catalog')) return opaqueRel(alias);
-    const candidates = schema !== undefined ? [schema] : [...(relname.startsWith('pg_') || this.catalog.searchPath.length === 0 ? ['pg_catalog'] : []), ...effectivePath(this.catalog.searchPath)];
-    // With a catalog of column lists, Postgres's own choice (the first schema that has the table) is known; without, every candidate counts.
-    const listed = this.catalog.columns ? candidates.map((s) => [s, this.catalog.columns!(s, relname)] as const).find(([, c]) => c !== null) : undefined;
-    const chosen = listed ? [listed[0]] : candidates;
-    const views = chosen.map((s) => this.#view(s, relname)).filter((v): v is Rel => v !== null);
-    const cat = this.catalog;
-    const lookup = (col: string): Lookup | null => {
-      if (listed && !listed[1]!.includes(col) && views.length === 0) return null;
-      const lin = empty();
-      for (const s of chosen) {
-        const c = cat.columnClass(s, relname, col);
-        if (c !== null) lin.classes.add(c);
-      }
-      for (const v of views) add(lin, v.lookup(col)?.lin);
-      return { lin, definite: listed !== undefined };
-    };
-    const rel: Rel = {
-      name: alias,
-      lookup: (col) => {
-        // `FROM people AS p(a, b)` renames columns by position: without the column list we cannot tell which one `b` is.
-        const i = colnames.indexOf(col);
-        if (i < 0) return lookup(col);
-        const real = listed?.[1]?.[i] ?? views[0]?.expand()?.[i]?.name;
-        return real === undefined ? { lin: unknownLin(), definite: true } : lookup(real);
-      },
-      expand: () => {
-        const list = listed?.[1] ?? views[0]?.expand()?.map((c) => c.name);
-        if (!list) return null;
-        return list.map((c, i) => ({ name: colnames[i] ?? c, lin: lookup(c)?.lin ?? empty() }));
-      },
-      tail: () => (views.length > 0 ? add(unknownLin(), unionAll(views.map((v) => v.whole()))) : empty()),
-      whole: () => {
-        const ex = rel.expand();
-        return ex ? unionAll(ex.map((c) => c.lin)) : unknownLin();
-      },
-    };
-    return rel;
+  /** A table, view or CTE reference (tables.ts). */
+  table(rv: Obj, scope: Scope): Rel {
+    return tableRel(this, rv, scope);
   }
 
-  /** A view's lineage, from its definition (depth- and cycle-guarded: a broken catalog must not hang us). */
-  #view(schema: string, relname: string): Rel | null {
-    const def = this.catalog.viewDefinition?.(schema, relname) ?? null;
-    if (def === null) return null;
-    const key = `${schema}.${relname}`;
-    if (this.#views.has(key) || this.#views.size >= MAX_VIEW_DEPTH) return opaqueRel(relname);
-    this.#views.add(key);
-    try {
-      const stmts = this.parse(def);
-      const out = stmts.length === 1 ? this.statement(stmts[0]) : null;
-      return out ? derivedRel(relname, out) : opaqueRel(relname);
-    } catch {
-      return opaqueRel(relname); // an unparsable view: fail closed
-    } finally {
-      this.#views.delete(key);
-    }
-  }
-
-  #targets(targets: unknown[], scope: Scope): SelectOut {
+  targets(targets: unknown[], scope: Scope): SelectOut {
     const cols: Col[] = [];
     let tail: { lin: Lin; rels: Rel[]; extra: Col[] } | null = null;
     for (const t of targets) {
@@ -283,7 +209,7 @@ export class Analyzer {
       const ref = node(rt.val);
       const fields = ref?.[0] === 'ColumnRef' ? names(ref[1].fields) : [];
       if (fields[fields.length - 1] === '*') {
-        const rels = fields.length === 1 ? scope.rels : [this.#findRel(fields[fields.length - 2]!, scope) ?? opaqueRel('')];
+        const rels = fields.length === 1 ? scope.rels : [this.findRel(fields[fields.length - 2]!, scope) ?? opaqueRel('')];
         for (const rel of rels) {
           const ex = tail ? null : rel.expand();
           if (ex) cols.push(...ex);
@@ -330,16 +256,16 @@ export class Analyzer {
       }
       const f = n?.[0] === 'ColumnRef' ? names(n[1].fields) : [];
       if (f.length === 1) for (const c of out.cols.filter((x) => x.name === f[0])) for (const k of c.lin.classes) this.predicates.add(k);
-      this.#predicate(e, scope);
+      this.predicate(e, scope);
     }
   }
 
-  #predicate(e: unknown, scope: Scope): void {
+  predicate(e: unknown, scope: Scope): void {
     if (e === undefined || e === null) return;
     for (const c of this.expr(e, scope).classes) this.predicates.add(c);
   }
 
-  #findRel(name: string, scope: Scope): Rel | null {
+  findRel(name: string, scope: Scope): Rel | null {
     for (let s: Scope | null = scope; s; s = s.parent) {
       for (let i = s.rels.length - 1; i >= 0; i--) if (s.rels[i]!.name === name) return s.rels[i]!;
     }
@@ -362,8 +288,8 @@ export class Analyzer {
         return empty();
       case 'FuncCall': {
         const args = add(this.expr(b.args, scope), this.expr(b.agg_order, scope));
-        this.#predicate(b.agg_filter, scope);
-        this.#predicate(b.over, scope);
+        this.predicate(b.agg_filter, scope);
+        this.predicate(b.over, scope);
         const how = functionLineage(names(b.funcname));
         return how === 'none' ? empty() : how === 'unknown' ? add(unknownLin(), args) : args;
       }
@@ -388,10 +314,10 @@ export class Analyzer {
     const last = f[f.length - 1]!;
     if (last === '*') {
       if (f.length === 1) return unionAll(scope.rels.map((r) => r.whole()));
-      return this.#findRel(f[f.length - 2]!, scope)?.whole() ?? unknownLin();
+      return this.findRel(f[f.length - 2]!, scope)?.whole() ?? unknownLin();
     }
     if (f.length >= 2) {
-      const rel = this.#findRel(f[f.length - 2]!, scope);
+      const rel = this.findRel(f[f.length - 2]!, scope);
       if (rel) return rel.lookup(last)?.lin ?? empty();
       // `(comp).field` written as `comp.field`, or an unknown qualifier: the first name as a column, else unknown.
       const asColumn = this.#unqualified(f[0]!, scope);
@@ -423,65 +349,6 @@ export class Analyzer {
       if (whole) return add(lin, whole.whole());
     }
     return found ? lin : null;
-  }
-
-  #dml(kind: string, b: Obj, parent: Scope | null): SelectOut | null {
-    const scope: Scope = { rels: [], parent, ctes: new Map() };
-    this.#with(b.withClause, scope);
-    const target = isObj(b.relation) ? this.#table(b.relation, scope) : opaqueRel('');
-    scope.rels.push(target);
-    /** Values written per target column (they show in RETURNING and must not launder a class into another column). */
-    const written = new Map<string, Lin>();
-    const write = (col: string | null, lin: Lin): void => {
-      const key = col ?? '';
-      written.set(key, add(written.get(key) ?? empty(), lin));
-      const own = col === null ? null : target.lookup(col)?.lin;
-      for (const c of lin.classes) if (!own?.classes.has(c)) this.writes.classes.add(c);
-      if (lin.unknown) this.writes.unknown = true;
-    };
-    for (const item of arr(kind === 'DeleteStmt' ? b.usingClause : b.fromClause)) this.#from(item, scope);
-    if (kind === 'MergeStmt') {
-      this.#from(b.sourceRelation, scope);
-      this.#predicate(b.joinCondition, scope);
-      for (const w of arr(b.mergeWhenClauses)) write(null, this.expr(node(w)?.[1], scope));
-    }
-    this.#predicate(b.whereClause, scope);
-    if (kind === 'UpdateStmt') {
-      for (const t of arr(b.targetList)) {
-        const rt = node(t)?.[1] ?? {};
-        write(typeof rt.name === 'string' ? rt.name : null, this.expr(rt.val, scope));
-      }
-    }
-    if (kind === 'InsertStmt') {
-      const src = this.statement(b.selectStmt, scope);
-      const cols = arr(b.cols).map((c) => node(c)?.[1].name);
-      (src?.cols ?? []).forEach((c, i) => write(typeof cols[i] === 'string' ? cols[i] : (target.expand()?.[i]?.name ?? null), c.lin));
-      if (src?.tail) write(null, src.tail.lin);
-      const conflict = isObj(b.onConflictClause) ? b.onConflictClause : {};
-      const excluded = functionRel('excluded', unionAll(written.values()), []);
-      const cs: Scope = { rels: [target, excluded], parent: scope, ctes: new Map() };
-      this.#predicate(conflict.whereClause, cs);
-      for (const t of arr(conflict.targetList)) write(null, this.expr(node(t)?.[1].val, cs));
-    }
-    const ret = isObj(b.returningClause) ? arr(b.returningClause.exprs) : arr(b.returningList);
-    if (ret.length === 0) return null;
-    // RETURNING sees the target with what was written into it; PG 18 adds `old` and `new` for the same row.
-    const anyColumn = written.get('');
-    const returned: Rel = {
-      name: target.name,
-      lookup: (col) => {
-        const l = target.lookup(col);
-        const extra = add(add(empty(), written.get(col)), anyColumn);
-        return l ? { lin: add(add(empty(), l.lin), extra), definite: l.definite } : extra.classes.size > 0 || extra.unknown ? { lin: extra, definite: false } : null;
-      },
-      expand: () => target.expand()?.map((c) => ({ name: c.name, lin: add(add(add(empty(), c.lin), written.get(c.name)), anyColumn) })) ?? null,
-      tail: () => add(add(target.tail(), anyColumn), unionAll(written.values())),
-      whole: () => add(target.whole(), unionAll(written.values())),
-    };
-    // `old`/`new` sit one level out so that `RETURNING *` does not expand them.
-    const aliases: Scope = { rels: [{ ...returned, name: 'old' }, { ...returned, name: 'new' }], parent: scope.parent, ctes: new Map() };
-    const rs: Scope = { rels: [returned, ...scope.rels.slice(1)], parent: aliases, ctes: scope.ctes };
-    return this.#targets(ret, rs);
   }
 }
 

@@ -1,0 +1,160 @@
+/**
+ * Read-side queries of the audit store: listing/replay, the inputs of
+ * verification, inclusion proofs and the retention selection. Plain
+ * functions over the database handle; AuditLog wires them to its state.
+ */
+import type Database from 'better-sqlite3';
+import type { GatewayEvent, StoredEvent } from '../../core/audit/events.ts';
+import { openEvent, parseEnvelope } from '../../core/audit/envelope.ts';
+import { MerkleTree } from '../../core/audit/merkle.ts';
+import { PROOF_FORMAT, type InclusionProof } from '../../core/audit/proof.ts';
+import type { LogCheckpoint, LogPayload, LogRecord } from '../../core/audit/verify.ts';
+
+export interface QueryFilter {
+  readonly sessionId?: string;
+  readonly types?: readonly string[];
+  /** ms since epoch, inclusive. */
+  readonly since?: number;
+  /** ms since epoch, inclusive. */
+  readonly until?: number;
+  /** Only entries with seq greater than this (for following a live log). */
+  readonly afterSeq?: number;
+  readonly limit?: number;
+}
+
+/**
+ * Events rebuilt from envelope + payload, in sequence order. Rows whose
+ * envelope no longer parses are skipped: verification is what reports them.
+ */
+export function queryEvents(db: Database.Database, filter: QueryFilter): StoredEvent[] {
+  const where: string[] = [];
+  const args: unknown[] = [];
+  if (filter.sessionId !== undefined) {
+    where.push('e.session_id = ?');
+    args.push(filter.sessionId);
+  }
+  if (filter.types !== undefined) {
+    if (filter.types.length === 0) return [];
+    where.push(`e.type IN (${filter.types.map(() => '?').join(', ')})`);
+    args.push(...filter.types);
+  }
+  if (filter.since !== undefined) {
+    where.push('e.time >= ?');
+    args.push(Math.trunc(filter.since));
+  }
+  if (filter.until !== undefined) {
+    where.push('e.time <= ?');
+    args.push(Math.trunc(filter.until));
+  }
+  if (filter.afterSeq !== undefined) {
+    where.push('e.seq > ?');
+    args.push(filter.afterSeq);
+  }
+  const sql =
+    'SELECT e.body AS body, p.body AS pbody FROM envelopes e LEFT JOIN payloads p ON p.seq = e.seq' +
+    (where.length ? ` WHERE ${where.join(' AND ')}` : '') +
+    ' ORDER BY e.seq LIMIT ?';
+  args.push(filter.limit ?? -1);
+  const out: StoredEvent[] = [];
+  for (const row of db.prepare(sql).iterate(...args) as Iterable<{ body: string; pbody: string | null }>) {
+    try {
+      out.push(openEvent(parseEnvelope(row.body), row.pbody));
+    } catch {
+      /* see doc comment */
+    }
+  }
+  return out;
+}
+
+/** Everything verification reads, exactly as stored. */
+export function readStore(db: Database.Database): {
+  records: LogRecord[];
+  payloads: LogPayload[];
+  checkpoints: LogCheckpoint[];
+  claimedSize: number;
+} {
+  const records = (db.prepare('SELECT seq, body, leaf_hash FROM envelopes ORDER BY seq').all() as { seq: number; body: string; leaf_hash: Buffer }[]).map((r) => ({
+    seq: r.seq,
+    envelope: r.body,
+    leafHash: r.leaf_hash,
+  }));
+  const payloads = (db.prepare('SELECT seq, class, salt, body FROM payloads ORDER BY seq').all() as { seq: number; class: string; salt: Buffer; body: string }[]).map((p) => ({
+    seq: p.seq,
+    class: p.class,
+    salt: p.salt,
+    body: p.body,
+  }));
+  const checkpoints = (db.prepare('SELECT id, body FROM checkpoints ORDER BY id').all() as { id: number; body: string }[]).map((c) => ({ id: c.id, note: c.body }));
+  const st = db.prepare('SELECT size FROM tree_state WHERE id = 1').get() as { size: number } | undefined;
+  return { records, payloads, checkpoints, claimedSize: st?.size ?? 0 };
+}
+
+/** Stored leaf hashes of entries 1..size, stopping at the first gap. */
+export function* storedLeafHashes(db: Database.Database, size: number): Generator<Buffer> {
+  let next = 1;
+  for (const r of db.prepare('SELECT seq, leaf_hash FROM envelopes WHERE seq <= ? ORDER BY seq').iterate(size) as Iterable<{ seq: number; leaf_hash: Buffer }>) {
+    if (r.seq !== next++) return;
+    yield r.leaf_hash;
+  }
+}
+
+/** Inclusion proof of entry `seq` against the checkpoint `cp` (size ≥ seq). O(size) to rebuild the tree from stored leaf hashes. */
+export function inclusionProofFor(db: Database.Database, origin: string, seq: number, cp: { id: number; size: number; note: string }): InclusionProof {
+  const tree = MerkleTree.fromLeafHashes(storedLeafHashes(db, cp.size));
+  if (tree.size < cp.size) throw new Error(`the store holds only ${tree.size} contiguous leaves, checkpoint ${cp.id} signs ${cp.size}`);
+  const env = db.prepare('SELECT body FROM envelopes WHERE seq = ?').get(seq) as { body: string };
+  const pay = db.prepare('SELECT class, salt, body FROM payloads WHERE seq = ?').get(seq) as { class: string; salt: Buffer; body: string } | undefined;
+  return {
+    format: PROOF_FORMAT,
+    origin,
+    seq,
+    leafIndex: seq - 1,
+    treeSize: cp.size,
+    leafHash: tree.leafHash(seq - 1).toString('hex'),
+    envelope: env.body,
+    ...(pay ? { payload: { class: pay.class, salt: pay.salt.toString('hex'), body: pay.body } } : {}),
+    path: tree.inclusionProof(seq - 1, cp.size).map((h) => h.toString('hex')),
+    checkpoint: cp.note,
+  };
+}
+
+/** Ranges per retention.run event, to keep one envelope bounded. */
+export const MAX_RANGES_PER_EVENT = 4096;
+
+/**
+ * The payloads that `rules` (seconds per class) expire at `now`, as
+ * inclusive seq ranges, and the retention.run event(s) that record them.
+ */
+export function selectExpired(
+  db: Database.Database,
+  rules: Readonly<Record<string, number>>,
+  now: number,
+): { count: number; ranges: [number, number][]; events: GatewayEvent[] } {
+  for (const [cls, secs] of Object.entries(rules)) {
+    if (!Number.isFinite(secs) || secs < 0) throw new RangeError(`retention for ${cls} must be a non-negative number of seconds`);
+  }
+  // Walks the time index, then the payload by primary key.
+  const select = db.prepare('SELECT e.seq AS seq FROM envelopes e JOIN payloads p ON p.seq = e.seq WHERE e.time <= ? AND p.class = ? ORDER BY e.seq');
+  const seqs: number[] = [];
+  for (const [cls, secs] of Object.entries(rules)) {
+    for (const r of select.iterate(Math.floor(now - secs * 1000), cls) as Iterable<{ seq: number }>) seqs.push(r.seq);
+  }
+  seqs.sort((a, b) => a - b);
+  const ranges: [number, number][] = [];
+  for (const s of seqs) {
+    const last = ranges[ranges.length - 1];
+    if (last && last[1] === s - 1) last[1] = s;
+    else ranges.push([s, s]);
+  }
+  const chunks: [number, number][][] = [];
+  for (let i = 0; i < ranges.length; i += MAX_RANGES_PER_EVENT) chunks.push(ranges.slice(i, i + MAX_RANGES_PER_EVENT));
+  if (chunks.length === 0) chunks.push([]); // every run is an event, also when nothing expired
+  const events: GatewayEvent[] = chunks.map((chunk) => ({
+    type: 'retention.run',
+    time: now,
+    rules: { ...rules },
+    expired: chunk.reduce((n, [a, b]) => n + b - a + 1, 0),
+    expiredRanges: chunk,
+  }));
+  return { count: seqs.length, ranges, events };
+}
