@@ -104,6 +104,9 @@ test('maskValue, binary format: int2/4/8, text, date, json, jsonb, numeric, arra
   assert.equal(maskBin(Buffer.from('123-45-6789'), OID.varchar, P)!.toString(), '***-**-6789');
   const date = Buffer.alloc(4);
   date.writeInt32BE(-5285); // 1985-07-14
+  const ts = Buffer.alloc(8);
+  ts.writeBigInt64BE(-1n); // 1999-12-31 23:59:59.999999
+  assert.equal(maskBin(ts, OID.timestamp, P)!.readBigInt64BE(0), -365n * 86_400_000_000n); // 1999-01-01
   const md = maskBin(date, OID.date, P)!;
   assert.equal(md.readInt32BE(0), -5478); // 1985-01-01
   assert.equal(maskBin(Buffer.from('{"a":1}'), OID.json, R)!.toString(), '"****"');

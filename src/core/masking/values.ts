@@ -125,7 +125,9 @@ function binaryScalar(b: Buffer, typeOid: number, mode: Mode, visit: Visitor): B
     case 'timestamp':
     case 'timestamptz': {
       const micros = b.readBigInt64BE(0);
-      const days = Number(micros / 86_400_000_000n);
+      // Floor division: before 2000 the micros are negative, and truncation would move the day (and year) forward.
+      const q = micros / 86_400_000_000n;
+      const days = Number(micros < 0n && q * 86_400_000_000n !== micros ? q - 1n : q);
       const r = leaf(`${daysToIsoDate(days) ?? 'infinity'} 00:00:00${kind === 'timestamptz' ? '+00' : ''}`);
       if (r === undefined || r === null) return r;
       const out = Buffer.alloc(8);

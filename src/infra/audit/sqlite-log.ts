@@ -31,7 +31,6 @@ import type { GatewayEvent, StoredEvent } from '../../core/audit/events.ts';
 import { sealEvent, type SealedEvent } from '../../core/audit/envelope.ts';
 import { MerkleFrontier } from '../../core/audit/merkle.ts';
 import {
-  NoteError,
   checkpointBodyHash,
   openCheckpoint,
   signCheckpoint,

@@ -12,11 +12,11 @@
  * included), a name that might belong to an outer query is looked up there
  * too, and anything unresolvable is 'unknown'.
  *
- * See relations.ts for the shapes and functions.ts for which calls are followed.
+ * See relations.ts for the shapes, tables.ts for tables and views, dml.ts
+ * for INSERT/UPDATE/DELETE/MERGE, functions.ts for which calls are followed.
  */
-import { effectivePath } from '../../classify/sql/names.ts';
 import type { DataClass } from '../types.ts';
-import { functionLineage, VALUE_CATALOG_RELATIONS } from './functions.ts';
+import { functionLineage } from './functions.ts';
 import { add, derivedRel, empty, figureName, functionRel, opaqueRel, unionAll, unknownLin, type Col, type Lin, type Lookup, type Rel, type SelectOut } from './relations.ts';
 
 import { arr, isObj, names, node, str, type Obj } from './ast.ts';
@@ -38,8 +38,6 @@ export interface Scope {
   parent: Scope | null;
   ctes: Map<string, SelectOut>;
 }
-
-const MAX_VIEW_DEPTH = 8;
 
 export class Analyzer {
   readonly predicates = new Set<DataClass>();
