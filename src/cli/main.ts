@@ -4,6 +4,7 @@ import { registerToken } from './token.ts';
 import { registerVault } from './vault.ts';
 import { registerConfig } from './config.ts';
 import { registerPolicy } from './policy.ts';
+import { registerApprovals } from './approvals.ts';
 
 const program = new Command();
 program.name('gatehouse').description('Gatehouse: the access gateway for AI agents and people').showHelpAfterError();
@@ -12,4 +13,5 @@ registerToken(program);
 registerVault(program);
 registerConfig(program);
 registerPolicy(program);
+registerApprovals(program);
 await program.parseAsync(process.argv);

@@ -9,7 +9,8 @@ export function registerUp(program: Command): void {
     .description('start Gatehouse (demo mode with an embedded Postgres when no config file is present)')
     .option('-c, --config <file>', 'configuration file (default: ./gatehouse.yaml if present, else demo mode)')
     .option('--demo-listen <host:port>', 'where the demo listens for Postgres clients', '127.0.0.1:15432')
-    .action(async (opts: { config?: string; demoListen: string }) => {
+    .option('--demo-admin <host:port>', 'where the demo serves the admin and approvals API', '127.0.0.1:18000')
+    .action(async (opts: { config?: string; demoListen: string; demoAdmin: string }) => {
       let demo: DemoDatabase | null = null;
       try {
         const choice = chooseConfig(opts.config);
@@ -17,7 +18,7 @@ export function registerUp(program: Command): void {
         if (!config) {
           process.stderr.write('gatehouse: no gatehouse.yaml here: starting the demo (embedded Postgres, dev token issuer)…\n');
           demo = await startDemoDatabase(choice.stateDir);
-          config = demoConfig(demo.port, opts.demoListen);
+          config = demoConfig(demo.port, opts.demoListen, opts.demoAdmin);
         }
         const gw = await startGateway({ config, baseDir: choice.baseDir });
         const { host, port } = gw.postgres;
@@ -31,12 +32,15 @@ export function registerUp(program: Command): void {
               `  PGPASSWORD=$(npx gatehouse token --sub demo-agent --groups agents) psql "host=${host} port=${port} dbname=demo user=demo-agent"`,
               '',
               'Then try:  SELECT name, email, card_number FROM customers LIMIT 5;',
+              "A write needs a DBA's approval:  UPDATE customers SET balance = 0 WHERE id = 1;",
+              `  then approve it:  GATEHOUSE_TOKEN=$(npx gatehouse token --sub dba-1 --groups dba) npx gatehouse approvals list`,
+              `Admin and approvals API: http://${gw.admin.host}:${gw.admin.port}/api/v1/approvals`,
               `State (events, keys, demo data) is in ${gw.stateDir}. Stop with Ctrl-C.`,
               '',
             ].join('\n'),
           );
         } else {
-          process.stdout.write(`Gatehouse is running: postgres on ${host}:${port}\n`);
+          process.stdout.write(`Gatehouse is running: postgres on ${host}:${port}, admin API on ${gw.admin.host}:${gw.admin.port}\n`);
         }
         let stopping = false;
         const shutdown = (sig: string): void => {

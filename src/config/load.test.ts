@@ -76,6 +76,8 @@ test('an empty file gives every default', () => {
     state: './.gatehouse',
     log: { level: 'info' },
     identity: { dev: false, clockSkew: 30, issuers: [] },
+    notifications: { webhooks: [] },
+    policy: { watch: true },
     postgres: { requireTls: true, allowLoopbackWithoutTls: true, maxMessageBytes: 1048576 },
     limits: { shutdownGraceSeconds: 10 },
     connections: [],

@@ -104,6 +104,29 @@ const connection = z.strictObject({
     tls: z.enum(['disable', 'prefer', 'require', 'verify-full'], { error: req('expected disable, prefer, require or verify-full') }).default('prefer'),
   }),
   allow: z.strictObject({ groups: z.array(nonEmpty).default([]) }).optional(),
+  /** How a statement that policy says needs approval waits (docs/approvals.md). */
+  approvals: z
+    .strictObject({
+      mode: z.enum(['hold', 'reject'], { error: 'expected hold or reject' }).default('reject'),
+      /** Seconds a held statement may wait. */
+      holdTimeout: duration.refine((s) => s >= 1 && s <= 3600, { error: 'expected between 1s and 1h' }).prefault('5m'),
+    })
+    .prefault({}),
+  /** Just-in-time grants on this connection: who approves them and for how long at most. Absent: no grants. */
+  grants: z
+    .strictObject({
+      approvers: z.array(nonEmpty).min(1, { error: 'expected at least one approver group' }),
+      approvals: intIn(1, 10, 'expected an integer 1-10').default(1),
+      maxDuration: duration.refine((s) => s >= 60 && s <= 7 * 86400, { error: 'expected between 1m and 7d' }).prefault('8h'),
+    })
+    .optional(),
+});
+
+const webhook = z.strictObject({
+  url: httpUrl,
+  format: z.enum(['json', 'slack'], { error: 'expected json or slack' }).default('json'),
+  /** HMAC key for the x-gatehouse-signature header, from the vault. */
+  secret: vaultRef.optional(),
 });
 
 /**
@@ -154,6 +177,11 @@ export const configSchema = z.strictObject({
    * Cedar policies (docs/policy.md). Without a folder the interim
    * `connections[].allow.groups` rule decides (default deny).
    */
+  notifications: z
+    .strictObject({
+      webhooks: z.array(webhook).default([]),
+    })
+    .prefault({}),
   policy: z
     .strictObject({
       dir: nonEmpty.optional(),

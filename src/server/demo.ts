@@ -40,10 +40,10 @@ export async function startDemoDatabase(stateDir: string): Promise<DemoDatabase>
   };
 }
 
-export function demoConfig(dbPort: number, listen = '127.0.0.1:15432', env: NodeJS.ProcessEnv = process.env): Config {
+export function demoConfig(dbPort: number, listen = '127.0.0.1:15432', admin = '127.0.0.1:18000', env: NodeJS.ProcessEnv = process.env): Config {
   return parseConfig(
     `
-listen: { postgres: "${listen}" }
+listen: { postgres: "${listen}", admin: "${admin}" }
 state: ./.gatehouse
 identity: { dev: true }
 policy: { dir: ${JSON.stringify(DEMO_POLICY_DIR)} }

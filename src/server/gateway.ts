@@ -24,6 +24,12 @@ import { PostgresAdapter } from '../protocols/postgres/adapter.ts';
 import { openEventStore, type EventStore } from './event-store.ts';
 import { buildCatalog, allowRules } from './catalog.ts';
 import { createLogger } from './logger.ts';
+import { ApprovalService } from '../core/approvals/service.ts';
+import { endSessionsOnGrantEnd } from '../core/approvals/session-binding.ts';
+import { SqliteApprovalStore } from '../infra/approvals/sqlite-store.ts';
+import { WebhookNotifier } from '../infra/approvals/webhook.ts';
+import { createAdminApi } from '../api/admin-api.ts';
+import { serve, type ServerType } from '@hono/node-server';
 
 export interface GatewayOptions {
   config: Config;
@@ -37,6 +43,8 @@ export interface GatewayOptions {
 
 export interface Gateway {
   readonly postgres: { host: string; port: number };
+  readonly admin: { host: string; port: number };
+  readonly approvals: ApprovalService;
   readonly stateDir: string;
   readonly sessions: SessionService;
   readonly devIssuer: DevIssuer | null;
@@ -95,6 +103,34 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     statements = new PairwiseStatementAuthorizer(authorizer);
   }
 
+  // Approvals and just-in-time grants (state in approvals.db; every change is an audit event).
+  const approvalStore = SqliteApprovalStore.open({ stateDir });
+  const grantTerms = new Map(config.connections.filter((c) => c.grants).map((c) => [c.name, c.grants!]));
+  const approvals = new ApprovalService({
+    store: approvalStore,
+    events,
+    clock: systemClock,
+    log: log.child({ component: 'approvals' }),
+    grantTerms: (connection) => {
+      const g = grantTerms.get(connection);
+      return g ? { approverGroups: g.approvers, approvalsNeeded: g.approvals, maxDurationSeconds: g.maxDuration } : null;
+    },
+  });
+  await approvals.start();
+  const modes = new Map(config.connections.map((c) => [c.name, { mode: c.approvals.mode, holdTimeoutMs: c.approvals.holdTimeout * 1000 }]));
+  if (config.notifications.webhooks.length > 0) {
+    const webhookVault = vault ?? Vault.open({ stateDir, allowDevKey: config.identity.dev, env });
+    new WebhookNotifier({
+      targets: config.notifications.webhooks.map((w) => ({
+        url: w.url,
+        format: w.format,
+        ...(w.secret ? { secret: webhookVault.get(w.secret.vault) } : {}),
+      })),
+      log: log.child({ component: 'webhooks' }),
+      instance: hostname(),
+    }).attach(approvals);
+  }
+
   const sessions = new SessionService({
     verifier,
     authorizer,
@@ -103,7 +139,11 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     connections: buildCatalog(config, vault),
     clock: systemClock,
     log,
+    approvals,
+    approvalMode: (connection) => modes.get(connection) ?? { mode: 'reject', holdTimeoutMs: 0 },
   });
+  // A revoked or expired grant ends the sessions that depend on it.
+  endSessionsOnGrantEnd(approvals, sessions);
 
   // Client-facing TLS: configured certificate, or a generated one in dev.
   const tlsFiles = config.tls ?? (config.identity.dev ? ensureDevCertificate(stateDir) : undefined);
@@ -134,6 +174,15 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const address = server.address() as net.AddressInfo;
   log.info({ host: address.address, port: address.port, connections: config.connections.map((c) => c.name) }, 'postgres listener ready');
 
+  // Admin and approval API (bearer OIDC tokens, same verifier as the data path).
+  const api = createAdminApi({ approvals, verifier, log: log.child({ component: 'api' }) });
+  const adminServer: ServerType = await new Promise((res, rej) => {
+    const srv = serve({ fetch: api.fetch, hostname: config.listen.admin.host, port: config.listen.admin.port }, () => res(srv));
+    srv.once('error', rej);
+  });
+  const adminAddress = adminServer.address() as net.AddressInfo;
+  log.info({ host: adminAddress.address, port: adminAddress.port }, 'admin API ready');
+
   let stopping: Promise<void> | null = null;
   const stop = (): Promise<void> =>
     (stopping ??= (async () => {
@@ -149,12 +198,25 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       const deadline = Date.now() + 3000;
       while (sessions.liveSessions.length > 0 && Date.now() < deadline) await delay(20);
       await closed;
+      await new Promise<void>((r) => adminServer.close(() => r()));
+      approvals.close();
+      approvalStore.close();
       policy?.close();
       await store?.close();
       log.info({}, 'stopped');
     })());
 
-  return { postgres: { host: address.address, port: address.port }, stateDir, sessions, devIssuer, store, policy, stop };
+  return {
+    postgres: { host: address.address, port: address.port },
+    admin: { host: adminAddress.address, port: adminAddress.port },
+    approvals,
+    stateDir,
+    sessions,
+    devIssuer,
+    store,
+    policy,
+    stop,
+  };
 }
 
 function delay(ms: number): Promise<void> {

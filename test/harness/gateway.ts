@@ -16,6 +16,8 @@ export const CLI = resolve(import.meta.dirname, '../../bin/gatehouse.js');
 
 export interface TestGateway {
   readonly port: number;
+  /** The admin / approvals API: http://127.0.0.1:adminPort */
+  readonly adminPort: number;
   readonly dir: string;
   readonly stateDir: string;
   readonly configFile: string;
@@ -48,12 +50,13 @@ export async function startGatehouse(
   const dir = await mkdtemp(join(tmpdir(), 'gatehouse-test-'));
   const stateDir = join(dir, 'state');
   const port = await freePort();
+  const adminPort = await freePort();
   const masterKey = randomBytes(32).toString('base64');
   const name = opts.connectionName ?? 'customers';
   const configFile = join(dir, 'gatehouse.yaml');
   await writeFile(
     configFile,
-    `listen: { postgres: 127.0.0.1:${port} }
+    `listen: { postgres: 127.0.0.1:${port}, admin: 127.0.0.1:${adminPort} }
 state: ./state
 log: { level: debug }
 identity:
@@ -97,6 +100,7 @@ ${opts.extraYaml ?? ''}`,
   let issuer: DevIssuer | null = null;
   return {
     port,
+    adminPort,
     dir,
     stateDir,
     configFile,

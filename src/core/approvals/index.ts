@@ -6,3 +6,5 @@ export { systemTimers, MAX_TIMER_MS, type Timers, type TimerHandle } from './tim
 export { checkApprover, normaliseReason, MAX_REASON_LENGTH } from './rules.ts';
 export { ApprovalService, type ApprovalServiceDeps } from './service.ts';
 export { endSessionsOnGrantEnd, defaultDependsOn, killReason, type GrantKillReason } from './session-binding.ts';
+export { approvalGate, type ApprovalGateInput, type ApprovalGateResult } from './gate.ts';
+export { approveCommand, holdMessage, holdEndedMessage, rejectMessage } from './messages.ts';

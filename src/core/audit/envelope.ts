@@ -141,8 +141,8 @@ function freshSalt(): Buffer {
     saltPool = randomBytes(SALT_POOL_BYTES);
     saltOffset = 0;
   }
-  const salt = Buffer.from(saltPool.subarray(saltOffset, saltOffset + SALT_BYTES));
-  saltPool.fill(0, saltOffset, saltOffset + SALT_BYTES); // handed out once
+  // A view, not a copy: each slice is handed out once and the pool is never refilled in place.
+  const salt = saltPool.subarray(saltOffset, saltOffset + SALT_BYTES);
   saltOffset += SALT_BYTES;
   return salt;
 }

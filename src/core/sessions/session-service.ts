@@ -11,7 +11,11 @@
  */
 import type { Authorizer, EventSink, StatementAuthorizer, TokenVerifier } from '../ports.ts';
 import type { Classification, SqlAction } from '../classify/sql/types.ts';
-import type { StatementDecision } from '../policy/authorizer-types.ts';
+import type { StatementContext, StatementDecision } from '../policy/authorizer-types.ts';
+import type { ApprovalService } from '../approvals/service.ts';
+import type { ApprovalMode } from '../approvals/model.ts';
+import { approvalGate } from '../approvals/gate.ts';
+import { grantContext, selectGrant } from '../approvals/model.ts';
 import type { Principal } from '../identity/principal.ts';
 import type { Clock } from '../../shared/clock.ts';
 import type { Logger } from '../logger.ts';
@@ -40,6 +44,10 @@ export interface SessionServiceDeps {
   connections: ConnectionCatalog;
   clock: Clock;
   log: Logger;
+  /** Approvals and just-in-time grants; without it, a statement that needs approval is refused. */
+  approvals?: ApprovalService;
+  /** How a connection waits for approval: hold the statement, or reject it until approved. */
+  approvalMode?: (connection: string) => { mode: ApprovalMode; holdTimeoutMs: number };
 }
 
 export interface OpenRequest {
@@ -215,6 +223,10 @@ export interface OperationRequest {
   /** The statement text (SQL…), recorded in the event payload. */
   readonly statement: string;
   readonly classification: Classification;
+  /** Hold mode: tell the client the statement waits for approval (a NoticeResponse in Postgres). */
+  readonly onHold?: (message: string) => void;
+  /** Ends a hold early (client gone, session killed). */
+  readonly signal?: AbortSignal;
 }
 
 /** Strictest first: the action an event is filed under when a statement does several things. */
@@ -300,20 +312,20 @@ export class Session {
     if (this.#state !== 'open') {
       throw new GatewayError('GW_SESSION_KILLED', 'session is closing', { clientSafe: true });
     }
-    const { statements, events, clock } = this.#deps;
+    const { events, clock, approvals } = this.#deps;
     const now = clock.now();
-    let decision: StatementDecision;
-    try {
-      decision = statements.decideStatement(this.principal, this.connection.name, req.classification, {
-        clientAddress: this.clientAddress,
-        time: now,
-      });
-    } catch (e) {
-      // Fail closed: a policy engine that throws denies.
-      this.log.error({ err: e }, 'statement decision failed');
-      const reasons = [{ code: 'policy_error' as const, message: 'policy evaluation failed' }];
-      const message = 'Gatehouse denied the statement: policy evaluation failed';
-      decision = { effect: 'deny', policyIds: [], reasons, message, pairs: [], unmaskable: [], policyVersion: 0, decision: { effect: 'deny', policyIds: [], reasons } };
+    const action = primaryAction(req.classification);
+    const tables = tablesOf(req.classification);
+    // A just-in-time grant covering this operation is visible to policy as context.grant.
+    const active = approvals ? approvals.activeGrants(this.principal, this.connection.name, now) : [];
+    const grant = active.length ? selectGrant(active, action, tables) : undefined;
+    const context: StatementContext = { clientAddress: this.clientAddress, time: now, ...(grant ? { grant: grantContext(grant) } : {}) };
+    let decision = this.#decide(req.classification, context);
+    let approvalId: string | undefined;
+    if (decision.effect === 'require_approval') {
+      const gated = await this.#approve(req, decision, action, tables, context);
+      decision = gated.decision;
+      approvalId = gated.approvalId;
     }
     const operationId = newId('op');
     const common = {
@@ -322,27 +334,77 @@ export class Session {
       operationId,
       identity: this.identity,
       connection: this.connection.name,
-      action: primaryAction(req.classification),
+      action,
       statement: req.statement,
       decision: decisionRecord(decision.decision),
-      tables: tablesOf(req.classification),
+      tables,
       fingerprint: req.classification.fingerprint,
       policyVersion: decision.policyVersion,
     };
     if (decision.effect !== 'allow') {
-      // Until approvals are wired in, a statement that needs one is refused with the policy's words.
       await events.append({ type: 'statement.denied', ...common, message: decision.message });
       return { allowed: false, decision, message: decision.message };
     }
     this.#inFlight++;
     try {
-      await events.append({ type: 'statement.started', ...common, unmaskable: decision.unmaskable });
+      await events.append({ type: 'statement.started', ...common, unmaskable: decision.unmaskable, ...(approvalId ? { approvalId } : {}) });
     } catch (e) {
       this.#operationDone();
       throw e;
     }
     this.#statements++;
     return { allowed: true, operation: new Operation(this, operationId, now), decision };
+  }
+
+  #decide(classification: Classification, context: StatementContext): StatementDecision {
+    try {
+      return this.#deps.statements.decideStatement(this.principal, this.connection.name, classification, context);
+    } catch (e) {
+      // Fail closed: a policy engine that throws denies.
+      this.log.error({ err: e }, 'statement decision failed');
+      return refusal('policy_error', 'Gatehouse denied the statement: policy evaluation failed');
+    }
+  }
+
+  /**
+   * The approval step: find an approval bound to exactly this statement, or
+   * request one and hold or reject (core/approvals/gate.ts). After approval
+   * the statement is decided again with context.approval; only an allow runs.
+   */
+  async #approve(
+    req: OperationRequest,
+    decision: StatementDecision,
+    action: string,
+    tables: readonly string[],
+    context: StatementContext,
+  ): Promise<{ decision: StatementDecision; approvalId?: string }> {
+    const { approvals, approvalMode } = this.#deps;
+    if (!approvals || !decision.approval) {
+      return { decision: { ...decision, effect: 'deny' } };
+    }
+    const { mode, holdTimeoutMs } = approvalMode?.(this.connection.name) ?? { mode: 'reject' as const, holdTimeoutMs: 0 };
+    const gate = await approvalGate(approvals, {
+      requester: this.principal,
+      connection: this.connection.name,
+      statement: req.statement,
+      fingerprint: req.classification.fingerprint,
+      action,
+      tables,
+      terms: decision.approval,
+      policyVersion: decision.policyVersion,
+      mode,
+      holdTimeoutMs,
+      sessionId: this.id,
+      ...(req.signal ? { signal: req.signal } : {}),
+      ...(req.onHold ? { onHold: (_r: unknown, message: string) => req.onHold!(message) } : {}),
+    });
+    if (gate.outcome === 'refused') {
+      return { decision: { ...decision, effect: 'deny', message: gate.message, decision: { ...decision.decision, message: gate.message } } };
+    }
+    const again = this.#decide(req.classification, { ...context, approval: gate.context });
+    if (again.effect === 'allow') return { decision: again, approvalId: gate.approval.id };
+    // Fail closed: the approval is used up, but policy still does not allow it.
+    return { decision: { ...again, effect: 'deny' }, approvalId: gate.approval.id };
   }
 
   /** Called by Operation.finish; records the result without blocking the data path. */
@@ -413,6 +475,11 @@ export class Session {
       this.log.error({ err: e }, 'could not record session.closed');
     }
   }
+}
+
+function refusal(code: 'policy_error', message: string): StatementDecision {
+  const reasons = [{ code, message }];
+  return { effect: 'deny', policyIds: [], reasons, message, pairs: [], unmaskable: [], policyVersion: 0, decision: { effect: 'deny', policyIds: [], reasons, message } };
 }
 
 export class Operation {

@@ -11,11 +11,12 @@
  * left as it was, so the next batch continues from what is durable. The
  * caller then refuses the statement (ARCHITECTURE.md principle 4).
  *
- * With durability 'full' (PRAGMA synchronous=FULL in WAL mode) COMMIT
- * returns after the WAL is fsynced; 'normal' survives a process crash but
- * not a power loss. better-sqlite3 is synchronous: the fsync blocks the
- * event loop for its duration, which is also what makes batching natural —
- * appends that arrive meanwhile form the next batch.
+ * With durability 'full' appends resolve only after the WAL holding their
+ * COMMIT has been fsynced — on libuv's thread pool, so the event loop seals
+ * and commits the next batch meanwhile (wal-sync.ts); 'normal' resolves
+ * after COMMIT, which survives a process crash but not a power loss.
+ * better-sqlite3 is synchronous, so appends arriving while a batch is being
+ * written naturally form the next batch.
  *
  * The pending queue is bounded (`maxPending`); past it, appends are refused
  * with the same error rather than buffered without limit.
@@ -42,6 +43,7 @@ import type { InclusionProof } from '../../core/audit/proof.ts';
 import { createAuditSchema } from './schema.ts';
 import { publicKeyPem } from './keys.ts';
 import { writeBundle, type ExportOptions, type ExportSummary } from './export.ts';
+import { WalSyncer } from './wal-sync.ts';
 import { loadTreeState, startupProblem, type LastCheckpoint } from './startup.ts';
 import { inclusionProofFor, queryEvents, readStore, selectExpired, type QueryFilter } from './read.ts';
 
@@ -123,6 +125,8 @@ export class AuditLog implements EventSink {
   private readonly clock: Clock;
   private readonly writable: boolean;
   private readonly onCheckpoint: ((cp: CheckpointInfo) => void) | undefined;
+  /** Set for durability 'full': resolves appends only after their commit is fsynced. */
+  private readonly syncer: WalSyncer | undefined;
 
   /** Compact range of the committed tree. */
   private frontier: MerkleFrontier;
@@ -157,6 +161,8 @@ export class AuditLog implements EventSink {
     this.maxPending = opts.maxPending ?? 100_000;
     this.clock = opts.clock ?? systemClock;
     this.onCheckpoint = opts.onCheckpoint;
+    const dbPath = join(opts.stateDir, AUDIT_DB_FILE);
+    this.syncer = opts.durability === 'normal' ? undefined : new WalSyncer(`${dbPath}-wal`, dbPath);
 
     this.stmt = {
       insEnvelope: db.prepare('INSERT INTO envelopes (seq, time, type, session_id, body, leaf_hash) VALUES (?, ?, ?, ?, ?, ?)'),
@@ -194,7 +200,8 @@ export class AuditLog implements EventSink {
     const db = new Database(join(opts.stateDir, AUDIT_DB_FILE), { fileMustExist: inspect });
     try {
       db.pragma('journal_mode = WAL');
-      db.pragma(`synchronous = ${opts.durability === 'normal' ? 'NORMAL' : 'FULL'}`);
+      // 'full' is NORMAL plus our own off-thread WAL fsync before appends resolve (wal-sync.ts).
+      db.pragma('synchronous = NORMAL');
       db.pragma('busy_timeout = 5000');
       if (!inspect) createAuditSchema(db);
       const log = new AuditLog(opts, db);
@@ -292,7 +299,22 @@ export class AuditLog implements EventSink {
     this.counters.batches++;
     this.counters.appended += seals.length;
     this.counters.largestBatch = Math.max(this.counters.largestBatch, seals.length);
-    accepted.forEach((item, i) => item.resolve({ ...item.event, seq: seals[i]!.envelope.seq } as StoredEvent));
+    this.whenDurable((err) => {
+      if (err) {
+        // Committed but not known to be on disk: refuse, as for a failed write (fail closed).
+        const refused = auditUnavailable(err);
+        this.counters.refused += accepted.length;
+        for (const item of accepted) item.reject(refused);
+        return;
+      }
+      accepted.forEach((item, i) => item.resolve({ ...item.event, seq: seals[i]!.envelope.seq } as StoredEvent));
+    });
+  }
+
+  /** Run `done` once everything committed so far is on stable storage (immediately with durability 'normal'). */
+  private whenDurable(done: (err: Error | null) => void): void {
+    if (this.syncer) this.syncer.afterCommit(done);
+    else done(null);
   }
 
   /**
@@ -321,16 +343,27 @@ export class AuditLog implements EventSink {
       body = note.slice(0, note.lastIndexOf('\n\n') + 1);
     }
     const id = this.commitTx(seals, f, note, before);
+    // Appends wait for the off-thread fsync (flush); the rare synchronous writers sync here.
+    const syncedNow = this.syncer !== undefined && (forceCheckpoint || before !== undefined);
+    if (syncedNow) this.syncer!.syncNow();
     this.frontier = f;
     if (id !== null) {
       this.lastCheckpoint = { id, size: f.size, body };
       this.counters.checkpoints++;
-      if (this.onCheckpoint && note !== null) {
-        try {
-          this.onCheckpoint({ id, size: f.size, root: f.root().toString('hex'), time, note });
-        } catch {
-          // Anchoring is best effort here; `verify --anchors` reports gaps.
-        }
+      const anchor = this.onCheckpoint;
+      if (anchor && note !== null) {
+        const info: CheckpointInfo = { id, size: f.size, root: f.root().toString('hex'), time, note };
+        const copyOut = (err: Error | null): void => {
+          if (err) return;
+          try {
+            anchor(info);
+          } catch {
+            // Anchoring is best effort here; `verify({ anchors })` reports gaps.
+          }
+        };
+        // Copy it out only once it is durable here, so an anchored checkpoint is never lost locally.
+        if (syncedNow || !this.syncer) copyOut(null);
+        else this.whenDurable(copyOut);
       }
     }
   }

@@ -18,7 +18,7 @@ import type { Operation, Session } from '../../core/sessions/session-service.ts'
 import type { OperationResult } from '../../core/sessions/session-service.ts';
 import type { FrameReader, Frame } from '../../wire/postgres/framer.ts';
 import type { MessageRelay } from '../../wire/postgres/relay.ts';
-import { BE, decodeCommandComplete, decodeErrorFields, decodeReadyForQuery, encodeErrorResponse } from '../../wire/postgres/backend.ts';
+import { BE, decodeCommandComplete, decodeErrorFields, decodeReadyForQuery, encodeErrorResponse, encodeNoticeResponse } from '../../wire/postgres/backend.ts';
 import { FE, decodeBind, decodeClose, decodeExecute, decodeParse, decodeQuery } from '../../wire/postgres/frontend.ts';
 import { GatewayError, clientMessage, isGatewayError } from '../../shared/errors.ts';
 import { sqlstateFor } from './sqlstate.ts';
@@ -69,6 +69,10 @@ export class PgRelaySession {
   #txStatus: 'I' | 'T' | 'E' = 'I';
   #pumping = false;
   #closed = false;
+  /** Ends approval holds when the session ends. */
+  readonly #abort = new AbortController();
+  /** Gatehouse's own messages (notices) waiting for the upstream stream to reach a message boundary. */
+  #injections: Buffer[] = [];
   #closeReason: CloseReason | null = null;
   #resolveDone!: (reason: CloseReason) => void;
   readonly done: Promise<CloseReason>;
@@ -239,7 +243,12 @@ export class PgRelaySession {
     }
     let start: Awaited<ReturnType<Session['begin']>>;
     try {
-      start = await this.#session.begin({ statement, classification });
+      start = await this.#session.begin({
+        statement,
+        classification,
+        signal: this.#abort.signal,
+        onHold: (message) => this.#inject(encodeNoticeResponse({ severity: 'NOTICE', code: '01000', message })),
+      });
     } catch (e) {
       // Fail closed: no event on record, no statement forwarded.
       this.#session.log.error({ err: e }, 'operation refused: event could not be recorded');
@@ -287,6 +296,7 @@ export class PgRelaySession {
       this.#close('protocol_error');
       return;
     }
+    if (this.#injections.length && this.#ep.upstreamRelay.atBoundary) segments.push(...this.#injections.splice(0));
     if (segments.length === 0) return;
     const { client, upstream } = this.#ep;
     if (!writeAll(client, segments) && !upstream.isPaused()) {
@@ -380,6 +390,17 @@ export class PgRelaySession {
     }
   }
 
+  /**
+   * Send a message of Gatehouse's own to the client. Only between two upstream
+   * messages: writing in the middle of a passed-through DataRow would corrupt
+   * the stream, so it waits for the next boundary.
+   */
+  #inject(message: Buffer): void {
+    if (this.#closed) return;
+    if (this.#ep.upstreamRelay.atBoundary) this.#ep.client.write(message);
+    else this.#injections.push(message);
+  }
+
   #finish(op: Operation | null, result: OperationResult): void {
     op?.finish(result);
   }
@@ -404,6 +425,7 @@ export class PgRelaySession {
     if (this.#closed) return;
     this.#closed = true;
     this.#closeReason = reason;
+    this.#abort.abort();
     const { client, upstream } = this.#ep;
     // Operations still waiting for an answer did not complete.
     for (const p of this.#pending.splice(0)) {

@@ -22,7 +22,8 @@ let removeCleanup: () => void;
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'gatehouse-demo-'));
   port = await freePort();
-  child = spawn(process.execPath, [CLI, 'up', '--demo-listen', `127.0.0.1:${port}`], { cwd: dir, env: childEnv({}), stdio: ['ignore', 'pipe', 'pipe'] });
+  const adminPort = await freePort();
+  child = spawn(process.execPath, [CLI, 'up', '--demo-listen', `127.0.0.1:${port}`, '--demo-admin', `127.0.0.1:${adminPort}`], { cwd: dir, env: childEnv({}), stdio: ['ignore', 'pipe', 'pipe'] });
   removeCleanup = onExitCleanup(() => {
     if (child.exitCode === null) child.kill('SIGKILL');
   });
