@@ -20,7 +20,7 @@ const ALLOWED: Record<string, string[]> = {
   protocols: ['protocols', 'core', 'wire', 'net', 'shared'],
   api: ['api', 'core', 'infra', 'config', 'shared'],
   server: ['server', 'protocols', 'api', 'infra', 'config', 'core', 'wire', 'net', 'shared'],
-  cli: ['cli', 'server', 'infra', 'config', 'core', 'shared'],
+  cli: ['cli', 'server', 'api', 'infra', 'config', 'core', 'shared'], // cli uses the admin API client (api/client.ts)
 };
 const IO_MODULES = /^(node:)?(net|tls|fs|fs\/promises|http|https|http2|dgram|child_process)$/;
 

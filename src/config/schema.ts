@@ -9,6 +9,7 @@ import * as z from 'zod';
 import { DURATION_HINT, parseDuration } from './duration.ts';
 import { HOST_PORT_HINT, parseHostPort } from './listen.ts';
 import { parseSize } from './size.ts';
+import { maskingSchema } from './masking.ts';
 
 /** A schema-level message, except for a missing key, which says `required`. */
 const req =
@@ -90,6 +91,42 @@ const vaultRef = z.string({ error: req('expected vault:NAME') }).transform((v, c
   return z.NEVER;
 });
 
+/** A Postgres role name: quoted when used, so any text of 1-63 bytes without NUL. */
+const roleName = nonEmpty.refine((s) => Buffer.byteLength(s, 'utf8') <= 63 && !s.includes('\0'), {
+  error: 'expected a role name of at most 63 bytes',
+});
+
+/** How Gatehouse logs in upstream. `ephemeral` needs a template role and an admin credential (docs/configuration.md). */
+export type CredentialsConfig =
+  | { readonly mode: 'static' }
+  | {
+      readonly mode: 'ephemeral';
+      readonly templateRole: string;
+      readonly admin: { readonly user: string; readonly password: { readonly vault: string } };
+      /** Seconds a session's role is valid (VALID UNTIL), and the longest such a session may last. */
+      readonly ttl: number;
+    };
+
+const credentials = z
+  .strictObject({
+    mode: z.enum(['static', 'ephemeral'], { error: 'expected static or ephemeral' }).default('static'),
+    templateRole: roleName.optional(),
+    admin: z.strictObject({ user: roleName, password: vaultRef }).optional(),
+    ttl: duration.refine((s) => s >= 60 && s <= 7 * 86400, { error: 'expected between 1m and 7d' }).prefault('1h'),
+  })
+  .superRefine(
+    (c, ctx) => {
+      // Fail closed on a half-written block: templateRole without `mode: ephemeral` would silently keep the static login.
+      if (c.mode !== 'static' && c.mode !== 'ephemeral') return; // already reported
+      for (const key of ['templateRole', 'admin'] as const) {
+        if (c.mode === 'ephemeral' && c[key] === undefined) ctx.addIssue({ code: 'custom', path: [key], message: 'required when mode is ephemeral' });
+        if (c.mode !== 'ephemeral' && c[key] !== undefined) ctx.addIssue({ code: 'custom', path: [key], message: 'only allowed with mode: ephemeral' });
+      }
+    },
+    { when: (payload) => typeof payload.value === 'object' && payload.value !== null },
+  )
+  .transform((c): CredentialsConfig => (c.mode === 'ephemeral' ? { mode: 'ephemeral', templateRole: c.templateRole!, admin: c.admin!, ttl: c.ttl } : { mode: 'static' }));
+
 const connection = z.strictObject({
   name: z.string({ error: req('expected a name') }).regex(/^[a-z][a-z0-9_-]{0,62}$/, {
     error: 'expected a lowercase name: a letter, then up to 62 of a-z 0-9 _ -',
@@ -120,6 +157,8 @@ const connection = z.strictObject({
       maxDuration: duration.refine((s) => s >= 60 && s <= 7 * 86400, { error: 'expected between 1m and 7d' }).prefault('8h'),
     })
     .optional(),
+  /** Per-session temporary roles (issue 6); absent: static, with upstream.user / upstream.password. */
+  credentials: credentials.optional(),
 });
 
 const webhook = z.strictObject({
@@ -177,6 +216,25 @@ export const configSchema = z.strictObject({
    * Cedar policies (docs/policy.md). Without a folder the interim
    * `connections[].allow.groups` rule decides (default deny).
    */
+  /** The tamper-evident audit log (docs/audit.md). */
+  audit: z
+    .strictObject({
+      /** Checkpoint origin line and signed-note key name. */
+      origin: nonEmpty.default('gatehouse.local/audit'),
+      checkpointEvery: z
+        .strictObject({
+          entries: intIn(1, 10_000_000, 'expected an integer 1-10000000').default(10_000),
+          interval: duration.refine((s) => s >= 1 && s <= 86400, { error: 'expected between 1s and 1d' }).prefault('60s'),
+        })
+        .prefault({}),
+      /** A folder each new checkpoint is copied to (point it at write-once storage). */
+      anchorDir: nonEmpty.optional(),
+      /** Payload retention per class (statement, result, recording, detail); absent: kept. */
+      retention: z.partialRecord(z.enum(['statement', 'result', 'recording', 'detail'], { error: 'expected statement, result, recording or detail' }), duration).default({}),
+      /** Rows of each result kept in the session recording (counts are always kept). */
+      resultRows: intIn(0, 1000, 'expected an integer 0-1000').default(20),
+    })
+    .prefault({}),
   notifications: z
     .strictObject({
       webhooks: z.array(webhook).default([]),
@@ -203,6 +261,8 @@ export const configSchema = z.strictObject({
     })
     .prefault({}),
   connections: z.array(connection).default([]).superRefine(...unique('name', 'connection name')),
+  /** Result masking (docs/masking.md). */
+  masking: maskingSchema,
 });
 
 export type Config = z.output<typeof configSchema>;

@@ -5,12 +5,14 @@
 import type { ConnectionCatalog, ConnectionEntry } from '../core/sessions/session-service.ts';
 import type { SecretStore } from '../core/ports.ts';
 import type { Config } from '../config/schema.ts';
-import type { PostgresUpstreamSpec } from '../protocols/postgres/spec.ts';
+import type { PostgresUpstreamSpec, SessionCredentials } from '../protocols/postgres/spec.ts';
 
-export function buildCatalog(config: Config, vault: SecretStore | null): ConnectionCatalog {
+/** `credentials`: per-session credential sources by connection name (credentials.mode: ephemeral). */
+export function buildCatalog(config: Config, vault: SecretStore | null, credentials?: ReadonlyMap<string, SessionCredentials>): ConnectionCatalog {
   const map = new Map<string, ConnectionEntry>();
   for (const c of config.connections) {
     const ref = c.upstream.password;
+    const source = credentials?.get(c.name);
     const spec: PostgresUpstreamSpec = {
       host: c.upstream.host,
       port: c.upstream.port,
@@ -22,6 +24,7 @@ export function buildCatalog(config: Config, vault: SecretStore | null): Connect
         if (!vault) return undefined;
         return vault.get(ref.vault);
       },
+      ...(source ? { credentials: source } : {}),
     };
     map.set(c.name, { name: c.name, protocol: c.protocol, spec });
   }

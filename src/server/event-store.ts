@@ -1,47 +1,45 @@
 /**
- * The state store behind the EventSink port (embedded SQLite).
- * INTERIM: replaced by the tamper-evident audit log (infra/audit) once wired.
+ * The state store behind the EventSink port: the tamper-evident audit log
+ * (infra/audit), opened in write mode by the one gateway process. CLI
+ * commands open it with `openAuditForReading` (inspect mode: writes nothing).
  */
-import Database from 'better-sqlite3';
-import { join } from 'node:path';
-import type { EventSink } from '../core/ports.ts';
-import type { GatewayEvent, StoredEvent } from '../core/audit/events.ts';
+import { join, resolve } from 'node:path';
+import type { Config } from '../config/schema.ts';
 import type { Logger } from '../core/logger.ts';
-import { GatewayError } from '../shared/errors.ts';
+import { AuditLog, directoryAnchor, loadOrCreateSigningKey } from '../infra/audit/index.ts';
+import { createPublicKey } from 'node:crypto';
 
-export interface EventStore extends EventSink {
-  query(filter: { sessionId?: string; types?: string[]; limit?: number }): StoredEvent[];
-  close(): Promise<void>;
+export type EventStore = AuditLog;
+
+export function openEventStore(opts: { stateDir: string; baseDir: string; instance: string; env: NodeJS.ProcessEnv; log: Logger; config: Config }): EventStore {
+  const { config } = opts;
+  const key = loadOrCreateSigningKey(opts.stateDir, opts.env);
+  for (const w of key.warnings) opts.log.warn({}, w);
+  const anchorDir = config.audit.anchorDir ? resolve(opts.baseDir, config.audit.anchorDir) : undefined;
+  return AuditLog.open({
+    stateDir: opts.stateDir,
+    instance: opts.instance,
+    signingKey: key.privateKey,
+    keyName: config.audit.origin,
+    checkpointEvery: { entries: config.audit.checkpointEvery.entries, seconds: config.audit.checkpointEvery.interval },
+    durability: 'full',
+    ...(Object.keys(config.audit.retention).length ? { retention: config.audit.retention } : {}),
+    ...(anchorDir ? { onCheckpoint: directoryAnchor(anchorDir) } : {}),
+  });
 }
 
-export async function openEventStore(opts: { stateDir: string; instance: string; env: NodeJS.ProcessEnv; log: Logger }): Promise<EventStore> {
-  const db = new Database(join(opts.stateDir, 'gatehouse.db'));
-  db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = NORMAL');
-  db.exec('CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY, type TEXT NOT NULL, session_id TEXT, body TEXT NOT NULL)');
-  const insert = db.prepare('INSERT INTO events (type, session_id, body) VALUES (?, ?, ?)');
-  let closed = false;
-  return {
-    async append(event: GatewayEvent): Promise<StoredEvent> {
-      try {
-        if (closed) throw new Error('store closed');
-        const r = insert.run(event.type, event.sessionId ?? null, JSON.stringify(event));
-        return { ...event, seq: Number(r.lastInsertRowid) };
-      } catch (e) {
-        throw new GatewayError('GW_EVENT_STORE_UNAVAILABLE', 'audit log unavailable: statement refused', { clientSafe: true, cause: e });
-      }
-    },
-    query(filter) {
-      const rows = db.prepare('SELECT seq, body FROM events ORDER BY seq').all() as { seq: number; body: string }[];
-      return rows
-        .map((r) => ({ ...(JSON.parse(r.body) as GatewayEvent), seq: r.seq }))
-        .filter((e) => (!filter.sessionId || e.sessionId === filter.sessionId) && (!filter.types || filter.types.includes(e.type)))
-        .slice(0, filter.limit ?? Infinity);
-    },
-    async close() {
-      if (closed) return;
-      closed = true;
-      db.close();
-    },
-  };
+/** Read-only access for CLI commands (verify, export, prove, sessions, replay). */
+export function openAuditForReading(stateDir: string, config: Config | null, env: NodeJS.ProcessEnv = process.env): AuditLog {
+  const key = loadOrCreateSigningKey(stateDir, env);
+  return AuditLog.open({
+    stateDir,
+    instance: 'cli',
+    publicKey: createPublicKey(key.privateKey),
+    keyName: config?.audit.origin ?? 'gatehouse.local/audit',
+    mode: 'inspect',
+  });
+}
+
+export function auditDbPath(stateDir: string): string {
+  return join(stateDir, 'gatehouse.db');
 }

@@ -24,6 +24,8 @@ import { PostgresAdapter } from '../protocols/postgres/adapter.ts';
 import { openEventStore, type EventStore } from './event-store.ts';
 import { buildCatalog, allowRules } from './catalog.ts';
 import { createLogger } from './logger.ts';
+import { buildCredentialSources, closeCredentialSources, sweepLeftoverRoles } from './credentials.ts';
+import { createMasking, maskingDataClasses } from './masking.ts';
 import { ApprovalService } from '../core/approvals/service.ts';
 import { endSessionsOnGrantEnd } from '../core/approvals/session-binding.ts';
 import { SqliteApprovalStore } from '../infra/approvals/sqlite-store.ts';
@@ -75,11 +77,12 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     clockSkewSeconds: config.identity.clockSkew,
     ...(devIssuer ? { dev: devIssuer } : {}),
   });
-  const needsVault = config.connections.some((c) => c.upstream.password);
-  const vault = needsVault ? Vault.open({ stateDir, allowDevKey: config.identity.dev, env }) : null;
+  const needsVault = config.connections.some((c) => c.upstream.password) || config.masking.keySecret !== undefined;
+  const needsVaultForCredentials = config.connections.some((c) => c.credentials?.mode === 'ephemeral');
+  const vault = needsVault || needsVaultForCredentials ? Vault.open({ stateDir, allowDevKey: config.identity.dev, env }) : null;
 
   let store: EventStore | null = null;
-  const events: EventSink = opts.events ?? (store = await openEventStore({ stateDir, instance: hostname(), env, log }));
+  const events: EventSink = opts.events ?? (store = openEventStore({ stateDir, baseDir: opts.baseDir ?? process.cwd(), instance: hostname(), env, log, config }));
 
   // The real Postgres grammar (WASM) must be loaded before the first statement.
   await initClassifier();
@@ -91,6 +94,8 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     policy = PolicyStore.open({
       dir,
       watch: config.policy.watch,
+      // Policy is asked about unmask for the detected classes and every class a column rule names.
+      dataClasses: maskingDataClasses(config),
       onError: (message) => log.error({ dir }, message),
       onReload: (version) => log.info({ dir, version }, 'policy reloaded'),
     });
@@ -131,12 +136,16 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     }).attach(approvals);
   }
 
+  // Temporary credentials (issue 6): roles a crashed run left behind are dropped before the first session.
+  const credentialSources = buildCredentialSources({ config, vault, events, clock: systemClock, log });
+  await sweepLeftoverRoles(credentialSources, log);
+
   const sessions = new SessionService({
     verifier,
     authorizer,
     statements,
     events,
-    connections: buildCatalog(config, vault),
+    connections: buildCatalog(config, vault, credentialSources),
     clock: systemClock,
     log,
     approvals,
@@ -149,8 +158,12 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const tlsFiles = config.tls ?? (config.identity.dev ? ensureDevCertificate(stateDir) : undefined);
   const secureContext = tlsFiles ? loadSecureContext(tlsFiles) : undefined;
 
+  // Result masking (issue 4): rules, token key, upstream catalogs.
+  const masking = await createMasking({ config, stateDir, vault: () => vault ?? Vault.open({ stateDir, allowDevKey: config.identity.dev, env }), log: log.child({ component: 'masking' }) });
+
   const adapter = new PostgresAdapter({
     sessions,
+    masking,
     options: {
       requireTls: config.postgres.requireTls,
       allowLoopbackWithoutTls: config.postgres.allowLoopbackWithoutTls,
@@ -199,10 +212,13 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       while (sessions.liveSessions.length > 0 && Date.now() < deadline) await delay(20);
       await closed;
       await new Promise<void>((r) => adminServer.close(() => r()));
+      // Roles of sessions that outlived the grace period are dropped before the event store closes.
+      await closeCredentialSources(credentialSources);
       approvals.close();
       approvalStore.close();
       policy?.close();
-      await store?.close();
+      await masking.close();
+      store?.close();
       log.info({}, 'stopped');
     })());
 

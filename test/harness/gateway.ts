@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DevIssuer } from '../../src/infra/idp/dev-issuer.ts';
+import { openAuditForReading } from '../../src/server/event-store.ts';
 import { freePort } from './ports.ts';
 import { runOk, childEnv } from './run.ts';
 import { onExitCleanup } from './cleanup.ts';
@@ -43,20 +44,36 @@ export interface GatewayTarget {
   tls?: 'disable' | 'prefer' | 'require' | 'verify-full';
 }
 
-export async function startGatehouse(
-  target: GatewayTarget,
-  opts: { extraYaml?: string; allowGroups?: string[]; connectionName?: string; postgresYaml?: string; issuersYaml?: string } = {},
-): Promise<TestGateway> {
-  const dir = await mkdtemp(join(tmpdir(), 'gatehouse-test-'));
+export interface StartGatehouseOptions {
+  extraYaml?: string;
+  allowGroups?: string[];
+  connectionName?: string;
+  postgresYaml?: string;
+  issuersYaml?: string;
+  /** More vault secrets to store before start (name → value), e.g. an admin credential. */
+  vaultSecrets?: Record<string, string>;
+  /**
+   * Start again on a stopped (or killed) gateway's dir, config, state, master
+   * key and ports, as an operator restarting the service would; `target` and
+   * the other options are then ignored.
+   */
+  restartOf?: TestGateway;
+}
+
+export async function startGatehouse(target: GatewayTarget, opts: StartGatehouseOptions = {}): Promise<TestGateway> {
+  const prev = opts.restartOf;
+  const dir = prev?.dir ?? (await mkdtemp(join(tmpdir(), 'gatehouse-test-')));
   const stateDir = join(dir, 'state');
-  const port = await freePort();
-  const adminPort = await freePort();
-  const masterKey = randomBytes(32).toString('base64');
+  const port = prev?.port ?? (await freePort());
+  const adminPort = prev?.adminPort ?? (await freePort());
+  const masterKey = prev?.masterKey ?? randomBytes(32).toString('base64');
   const name = opts.connectionName ?? 'customers';
   const configFile = join(dir, 'gatehouse.yaml');
-  await writeFile(
-    configFile,
-    `listen: { postgres: 127.0.0.1:${port}, admin: 127.0.0.1:${adminPort} }
+  const env = childEnv({ GATEHOUSE_MASTER_KEY: masterKey });
+  if (!prev) {
+    await writeFile(
+      configFile,
+      `listen: { postgres: 127.0.0.1:${port}, admin: 127.0.0.1:${adminPort} }
 state: ./state
 log: { level: debug }
 identity:
@@ -70,10 +87,11 @@ connections:
     upstream: { host: ${target.host}, port: ${target.port}, database: ${target.database}, user: ${target.user}, ${target.password ? `password: "vault:${name}-db",` : ''} tls: ${target.tls ?? 'prefer'} }
     allow: { groups: [${(opts.allowGroups ?? ['agents']).join(', ')}] }
 ${opts.extraYaml ?? ''}`,
-  );
-  const env = childEnv({ GATEHOUSE_MASTER_KEY: masterKey });
-  if (target.password) {
-    await runOk(process.execPath, [CLI, 'vault', 'set', `${name}-db`, '--config', configFile], { env, input: target.password + '\n', timeoutMs: 60_000 });
+    );
+    const secrets: Record<string, string> = { ...(target.password ? { [`${name}-db`]: target.password } : {}), ...opts.vaultSecrets };
+    for (const [secret, value] of Object.entries(secrets)) {
+      await runOk(process.execPath, [CLI, 'vault', 'set', secret, '--config', configFile], { env, input: value + '\n', timeoutMs: 60_000 });
+    }
   }
   const child = spawn(process.execPath, [CLI, 'up', '--config', configFile], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   const removeCleanup = onExitCleanup(() => {
@@ -125,21 +143,15 @@ ${opts.extraYaml ?? ''}`,
       return code;
     },
     async events() {
-      const { default: Database } = await import('better-sqlite3');
-      const db = new Database(join(stateDir, 'gatehouse.db'), { readonly: true, fileMustExist: true });
+      // The audit log, read the way `gatehouse audit`/`sessions` commands read it (inspect mode).
+      const log = openAuditForReading(stateDir, null, {});
       try {
-        return readEvents(db);
+        return log.query({}).map((e) => ({ seq: e.seq, type: e.type, body: e as unknown as Record<string, unknown> }));
       } finally {
-        db.close();
+        log.close();
       }
     },
   };
-}
-
-/** Event rows, whatever the store's layout: one place to adapt when the audit log lands. */
-function readEvents(db: import('better-sqlite3').Database): { seq: number; type: string; body: Record<string, unknown> }[] {
-  const rows = db.prepare('SELECT seq, type, body FROM events ORDER BY seq').all() as { seq: number; type: string; body: string }[];
-  return rows.map((r) => ({ seq: r.seq, type: r.type, body: JSON.parse(r.body) as Record<string, unknown> }));
 }
 
 export async function removeDir(dir: string): Promise<void> {

@@ -82,6 +82,11 @@ const ENVELOPE_ATTRS: ReadonlySet<string> = new Set([
   'durationSeconds',
   'activeUntil',
   'requestExpiresAt',
+  // temporary credentials (issue 6): role names and lifetimes, never passwords
+  'role',
+  'templateRole',
+  'backendsTerminated',
+  'dropped',
 ]);
 
 export interface Envelope {

@@ -97,6 +97,8 @@ export type GatewayEvent =
       readonly durationMs: number;
       readonly rows: number | null;
       readonly error?: { readonly code: string; readonly message: string };
+      /** Values masked per data class in this statement's results (counts only, never values). */
+      readonly masked?: Readonly<Record<string, number>>;
     })
   | (Base & {
       readonly type: 'upstream.failed';
@@ -120,7 +122,8 @@ export type GatewayEvent =
       readonly expiredRanges: readonly (readonly [number, number])[];
     })
   | ApprovalEvent
-  | GrantEvent;
+  | GrantEvent
+  | CredentialEvent;
 
 /** Who a decision was about, without groups or claims (those are in the request event). */
 export interface PersonRef {
@@ -234,6 +237,38 @@ export type GrantEvent =
       readonly requester: PersonRef;
       readonly connection: string;
       readonly previousStatus: 'pending' | 'active';
+    });
+
+/** Why a temporary credential was revoked (closed vocabulary: it is the envelope's `reason`). */
+export type CredentialRevokeReason = 'session_ended' | 'session_refused' | 'leftover';
+
+/**
+ * Temporary credentials (issue 6, item 5): the upstream role Gatehouse
+ * created for one session, and its end. Name and lifetime only: the
+ * password is never stored anywhere, and no event carries it.
+ */
+export type CredentialEvent =
+  | (Base & {
+      readonly type: 'credential.issued';
+      readonly sessionId: string;
+      readonly connection: string;
+      readonly role: string;
+      readonly templateRole: string;
+      /** VALID UNTIL of the role, ms since the epoch. */
+      readonly validUntil: number;
+      readonly durationSeconds: number;
+    })
+  | (Base & {
+      readonly type: 'credential.revoked';
+      /** Absent for leftovers found at start-up. */
+      readonly sessionId?: string;
+      readonly connection: string;
+      readonly role: string;
+      readonly reason: CredentialRevokeReason;
+      /** Backends of the role that were terminated first. */
+      readonly backendsTerminated: number;
+      /** False when DROP ROLE failed and the role was only disabled (NOLOGIN), or not even that. */
+      readonly dropped: boolean;
     });
 
 export interface DecisionRecord {

@@ -92,13 +92,14 @@ test('lineage classes mask derived columns; unknown masks unless every bound cla
   ];
   const c = ctx(NONE, { columnClasses: ['us_ssn', 'unknown', ['payment_card', 'us_ssn']] });
   const r = m.maskDataRow(m.planForRow(derived, c), row('9876-54-321', 'whatever', 'x'));
-  assert.equal(text(r.values)[0], '****-*4-321');
+  // A derived value is redacted even though us_ssn is `partial`: the last four of reverse(ssn) are the original's first digits.
+  assert.equal(text(r.values)[0], '****');
   assert.equal(text(r.values)[1], '****'); // default strategy
   assert.match(text(r.values)[2]!, /^tok_/); // first masked class: payment_card
   assert.deepEqual(r.counts, { us_ssn: 1, unknown: 1, payment_card: 1 });
   // Unmasking one of two lineage classes still masks the other.
   const r2 = m.maskDataRow(m.planForRow(derived, ctx(new Set(['payment_card']), { columnClasses: [null, null, ['payment_card', 'us_ssn']] })), row('a', 'b', 'x'));
-  assert.equal(text(r2.values)[2], '*');
+  assert.equal(text(r2.values)[2], '****'); // us_ssn, reached through lineage: redacted, not partial
   // 'unknown' with every bound class unmasked: clear.
   const bound = new Set([...m.boundClasses]);
   const r3 = m.maskDataRow(m.planForRow(derived, ctx(bound, { columnClasses: [null, 'unknown', null] })), row('a', 'b', 'c'));
@@ -162,7 +163,10 @@ test('COPY fields go through the same plan (types from the caller, or text)', ()
   const m = new Masker(RULES, KEYS);
   const fields: ResultColumn[] = ['a', 'b'].map((name) => ({ name, tableOid: 0, columnAttr: 0, typeOid: 0, format: 0 as const }));
   const r = m.maskDataRow(m.planForRow(fields, ctx(NONE, { columnClasses: ['us_ssn', null] })), row('123456789', 'x 219-09-9999'));
-  assert.deepEqual(text(r.values), ['*****6789', 'x ***-**-9999']);
+  // Lineage alone (COPY of a query): redacted; with the column's origin (COPY of a table, from the catalog): partial.
+  assert.deepEqual(text(r.values), ['****', 'x ***-**-9999']);
+  const origin: ResultColumn[] = [{ name: 'ssn', tableOid: 100, columnAttr: 2, typeOid: OID.text, format: 0 }];
+  assert.deepEqual(text(m.maskDataRow(m.planForRow(origin, ctx(NONE, { columnClasses: ['us_ssn'] })), row('123456789')).values), ['*****6789']);
 });
 
 test('rules: globs, first match wins, config errors', () => {

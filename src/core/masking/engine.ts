@@ -213,10 +213,11 @@ export class Masker {
       const lin = ctx.columnClasses?.[index];
       if (typeof lin === 'string') classes.push(lin);
       else if (Array.isArray(lin)) classes.push(...(lin as readonly DataClass[]));
+      let origin: DataClass | null = null;
       if (f.tableOid !== 0 && f.columnAttr > 0 && ctx.resolveColumn) {
         const name = ctx.resolveColumn(f.tableOid, f.columnAttr);
-        const c = name === undefined ? null : this.#rules.classOf(ctx.connection, name);
-        if (c !== null) classes.push(c);
+        origin = name === undefined ? null : this.#rules.classOf(ctx.connection, name);
+        if (origin !== null) classes.push(origin);
       }
       let whole: DataClass | null = null;
       for (const c of classes) {
@@ -227,7 +228,12 @@ export class Masker {
       }
       const elem = ARRAY_ELEMENT.get(f.typeOid) ?? f.typeOid;
       if (whole !== null) {
-        const strategy = this.strategyFor(whole);
+        let strategy = this.strategyFor(whole);
+        // `partial` keeps the last characters of the value it is given. For the column itself that is
+        // the intended hint (`***-**-6789`); for an expression of it (`reverse(ssn)`, `substr(ssn, 1, 5)`)
+        // it would reveal other parts of the original. Only a RowDescription origin proves the value is
+        // the column as stored, so a class reached through lineage alone is redacted instead.
+        if (strategy.kind === 'partial' && whole !== origin) strategy = { kind: 'redact', mask: DEFAULT_REDACT_MASK };
         const key = this.#key(strategy);
         columns.push({ index, name: f.name, typeOid: f.typeOid, format: f.format, whole, visit: (leaf) => maskLeaf(leaf, strategy, key), toNull: strategy.kind === 'null', rawText: false });
       } else if (detectors.length > 0 && !UNSCANNED.has(scalarKind(elem))) {

@@ -252,6 +252,8 @@ export interface OperationResult {
   readonly outcome: Outcome;
   readonly rows: number | null;
   readonly error?: { readonly code: string; readonly message: string };
+  /** Values masked per data class (counts only, never values), when masking changed any. */
+  readonly masked?: Readonly<Record<string, number>>;
 }
 
 /**
@@ -421,6 +423,7 @@ export class Session {
         durationMs: now - op.startedAt,
         rows: result.rows,
         ...(result.error ? { error: result.error } : {}),
+        ...(result.masked && Object.keys(result.masked).length > 0 ? { masked: result.masked } : {}),
       })
       .catch((e) => this.log.error({ err: e, operationId: op.id }, 'could not record statement.finished'));
   }

@@ -124,6 +124,7 @@ export class AuditLog implements EventSink {
   private readonly maxPending: number;
   private readonly clock: Clock;
   private readonly writable: boolean;
+  private readonly stateDir: string;
   private readonly onCheckpoint: ((cp: CheckpointInfo) => void) | undefined;
   /** Set for durability 'full': resolves appends only after their commit is fsynced. */
   private readonly syncer: WalSyncer | undefined;
@@ -149,6 +150,7 @@ export class AuditLog implements EventSink {
     this.db = db;
     this.origin = opts.keyName;
     this.instance = opts.instance;
+    this.stateDir = opts.stateDir;
     this.writable = (opts.mode ?? 'write') === 'write';
     this.privateKey = opts.signingKey;
     const pub = opts.publicKey ?? (opts.signingKey ? createPublicKey(opts.signingKey) : undefined);
@@ -221,6 +223,10 @@ export class AuditLog implements EventSink {
     const problem = startupProblem(this.db, this.origin, this.publicKey, this.frontier, this.lastCheckpoint);
     if (problem) {
       throw new GatewayError('GW_EVENT_STORE_UNAVAILABLE', `audit log failed its startup check: ${problem}; run 'gatehouse audit verify'`);
+    }
+    if (this.syncer) {
+      this.syncer.syncNow();
+      this.syncer.syncDirectory(this.stateDir);
     }
     // Entries committed before a crash but not yet checkpointed: sign them now.
     this.checkpoint();

@@ -38,6 +38,19 @@ export class WalSyncer {
     if (!this.running) this.start();
   }
 
+  /**
+   * fsync the directory once the WAL exists, so the WAL's directory entry is
+   * itself durable (an fsync of a file does not cover its name).
+   */
+  syncDirectory(dir: string): void {
+    const fd = openSync(dir, 'r');
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  }
+
   /** Blocking variant for rare writes that return synchronously (checkpoint, retention). */
   syncNow(): void {
     for (const path of [this.walPath, this.dbPath]) {

@@ -14,7 +14,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import type { SessionService, Session } from '../../core/sessions/session-service.ts';
 import type { Logger } from '../../core/logger.ts';
-import type { PostgresAdapterOptions, PostgresUpstreamSpec } from './spec.ts';
+import type { CredentialLease, PostgresAdapterOptions, PostgresUpstreamSpec } from './spec.ts';
 import { SocketFrames } from './socket-frames.ts';
 import { CancelRegistry } from './cancel.ts';
 import { dialUpstream, openUpstream } from './upstream.ts';
@@ -30,6 +30,7 @@ import {
 } from '../../wire/postgres/backend.ts';
 import { GatewayError, clientMessage, isGatewayError } from '../../shared/errors.ts';
 import { ClassificationCache } from '../../core/classify/sql/cache.ts';
+import type { MaskingService } from './masking.ts';
 
 export const PROTOCOL = 'postgres';
 
@@ -50,6 +51,8 @@ export interface PostgresAdapterDeps {
   /** Client-facing TLS; undefined means SSLRequest is declined. */
   tlsContext: () => tls.SecureContext | undefined;
   log: Logger;
+  /** Result masking (issue 4); absent: results pass unmasked (adapter tests only). */
+  masking?: MaskingService;
 }
 
 export class PostgresAdapter {
@@ -170,10 +173,13 @@ export class PostgresAdapter {
       return;
     }
     const slog = session.log.child({ connection, user, client: clientAddress });
-    const spec = session.connection.spec as PostgresUpstreamSpec;
+    let spec = session.connection.spec as PostgresUpstreamSpec;
+    // Temporary credentials (credentials.mode: ephemeral): a role of this session's own, revoked when it ends.
+    let lease: CredentialLease | null = null;
 
     let upstream: Awaited<ReturnType<typeof openUpstream>>;
     try {
+      if (spec.credentials) spec = (lease = await spec.credentials.issue(session)).spec;
       const fwd: Record<string, string> = {};
       for (const [k, v] of params) if (FORWARDED_PARAMS.has(k)) fwd[k] = v;
       upstream = await openUpstream({
@@ -186,6 +192,7 @@ export class PostgresAdapter {
     } catch (e) {
       slog.warn({ code: isGatewayError(e) ? e.code : undefined, msg: clientMessage(e) }, 'upstream connection failed');
       this.#reject(socket, e, 'FATAL');
+      await lease?.release();
       await session.close('upstream_failed');
       return;
     }
@@ -206,6 +213,7 @@ export class PostgresAdapter {
       upstream: upstream.socket,
       upstreamRelay: upstream.relay,
       classifier: this.#classifier,
+      masking: this.#deps.masking?.forSession(session) ?? null,
     });
     this.#relays.add(relay);
     session.onKill((reason) => relay.kill(reason));
@@ -214,6 +222,7 @@ export class PostgresAdapter {
     const reason = await relay.done;
     this.#relays.delete(relay);
     if (key) this.#cancel.release(key.processId);
+    await lease?.release();
     await session.close(reason);
     slog.info({ reason }, 'session ended');
   }

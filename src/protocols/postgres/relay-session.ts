@@ -19,11 +19,12 @@ import type { OperationResult } from '../../core/sessions/session-service.ts';
 import type { FrameReader, Frame } from '../../wire/postgres/framer.ts';
 import type { MessageRelay } from '../../wire/postgres/relay.ts';
 import { BE, decodeCommandComplete, decodeErrorFields, decodeReadyForQuery, encodeErrorResponse, encodeNoticeResponse } from '../../wire/postgres/backend.ts';
-import { FE, decodeBind, decodeClose, decodeExecute, decodeParse, decodeQuery } from '../../wire/postgres/frontend.ts';
+import { FE, decodeBind, decodeClose, decodeDescribe, decodeExecute, decodeParse, decodeQuery } from '../../wire/postgres/frontend.ts';
 import { GatewayError, clientMessage, isGatewayError } from '../../shared/errors.ts';
 import { sqlstateFor } from './sqlstate.ts';
 import type { ClassificationCache } from '../../core/classify/sql/cache.ts';
 import { DEFAULT_SEARCH_PATH, type Classification } from '../../core/classify/sql/types.ts';
+import type { Prepared, SessionMasking, StatementMask } from './masking.ts';
 
 /** The fast-path FunctionCall calls any function by OID: an escape hatch, never classified as safe. */
 const FASTPATH: Classification = {
@@ -35,8 +36,8 @@ const FASTPATH: Classification = {
 const DENIED_SQL = 'GATEHOUSE DENIED THIS STATEMENT';
 
 type Pending =
-  | { kind: 'query'; op: Operation | null; rows: number | null; error: ErrorInfo | null; replaceError: Buffer | null }
-  | { kind: 'execute'; op: Operation | null; rows: number; replaceError: Buffer | null }
+  | { kind: 'query'; op: Operation | null; rows: number | null; error: ErrorInfo | null; replaceError: Buffer | null; mask?: StatementMask | null }
+  | { kind: 'execute'; op: Operation | null; rows: number; replaceError: Buffer | null; mask?: StatementMask | null }
   | { kind: 'sync' };
 
 interface ErrorInfo {
@@ -51,6 +52,8 @@ export interface RelayEndpoints {
   upstreamRelay: MessageRelay;
   /** Shared across sessions: statements that differ only in numbers are parsed once. */
   classifier: ClassificationCache;
+  /** Result masking (issue 4); null when the gateway masks nothing (tests of the bare relay). */
+  masking?: SessionMasking | null;
 }
 
 export type CloseReason = 'client_terminated' | 'client_disconnected' | 'upstream_disconnected' | 'protocol_error' | 'killed';
@@ -73,6 +76,14 @@ export class PgRelaySession {
   readonly #abort = new AbortController();
   /** Gatehouse's own messages (notices) waiting for the upstream stream to reach a message boundary. */
   #injections: Buffer[] = [];
+  /** ReadyForQuery messages seen: numbers the request/answer cycles that Describe answers belong to. */
+  #rfqSeen = 0;
+  /**
+   * After a masking failure: the client got an ErrorResponse instead of the
+   * row, so everything the upstream still sends until ReadyForQuery is
+   * dropped (as Postgres itself would send nothing more after an error).
+   */
+  #discard = false;
   #closeReason: CloseReason | null = null;
   #resolveDone!: (reason: CloseReason) => void;
   readonly done: Promise<CloseReason>;
@@ -178,17 +189,20 @@ export class PgRelaySession {
         const p = decodeParse(frame.payload);
         // Classified once, here: a prepared statement cannot change class later.
         this.#statements.set(p.name, { query: p.query, classification: this.#classify(p.query) });
+        this.#ep.masking?.onParse(p.name, p.query, this.#searchPath);
         break;
       }
       case FE.Bind: {
         const b = decodeBind(frame.payload);
         // An unknown statement name: the upstream will refuse the Bind; classify as unknown meanwhile.
         this.#portals.set(b.portal, this.#statements.get(b.statement) ?? { query: '', classification: this.#classify('') });
+        this.#ep.masking?.onBind(b.portal, b.statement, b.resultFormats);
         break;
       }
       case FE.Close: {
         const c = decodeClose(frame.payload);
         (c.target === 'S' ? this.#statements : this.#portals).delete(c.name);
+        this.#ep.masking?.onClose(c.target, c.name);
         break;
       }
       case FE.Sync:
@@ -197,7 +211,12 @@ export class PgRelaySession {
       case FE.Terminate:
         out.push(raw(frame));
         return true;
-      case FE.Describe:
+      case FE.Describe: {
+        // Masking needs the answer (a RowDescription) to plan Executes of this statement or portal.
+        const d = decodeDescribe(frame.payload);
+        this.#ep.masking?.onDescribe(d.target, d.name, this.#cycle());
+        break;
+      }
       case FE.Flush:
       case FE.CopyData:
       case FE.CopyDone:
@@ -258,14 +277,52 @@ export class PgRelaySession {
     if (!start.allowed) {
       return this.#refuse(extended, encodeErrorResponse({ severity: 'ERROR', code: '42501', message: start.message }), out);
     }
+    // Masking (issue 4): lineage, inference guard and laundering checks may refuse the statement.
+    const masking = await this.#prepareMasking(frame, statement, classification, start.decision.unmaskable);
+    if (masking.refuse) {
+      start.operation.finish({ outcome: 'denied', rows: null, error: masking.refuse });
+      return this.#refuse(extended, encodeErrorResponse({ severity: 'ERROR', ...masking.refuse }), out);
+    }
     this.#applyEffects(classification);
+    // An Execute whose result columns are unknown gets a Describe(portal) of Gatehouse's own just before it.
+    if (masking.inject) out.push(masking.inject);
     out.push(raw(frame));
     this.#pending.push(
       extended
-        ? { kind: 'execute', op: start.operation, rows: 0, replaceError: null }
-        : { kind: 'query', op: start.operation, rows: null, error: null, replaceError: null },
+        ? { kind: 'execute', op: start.operation, rows: 0, replaceError: null, mask: masking.ctx }
+        : { kind: 'query', op: start.operation, rows: null, error: null, replaceError: null, mask: masking.ctx },
     );
     this.#flushTo(out);
+  }
+
+  async #prepareMasking(frame: Frame, statement: string, classification: Classification, unmaskable: readonly string[]): Promise<Prepared> {
+    const m = this.#ep.masking;
+    if (!m) return { ctx: null, inject: null };
+    try {
+      return await m.prepare({
+        kind: frame.type === FE.Query ? 'query' : frame.type === FE.Execute ? 'execute' : 'fastpath',
+        sql: statement,
+        ...(frame.type === FE.Execute ? { portal: decodeExecute(frame.payload).portal } : {}),
+        classification,
+        unmaskable,
+        searchPath: this.#searchPath,
+        cycle: this.#cycle(),
+      });
+    } catch (e) {
+      // Fail closed: a statement whose masking could not be planned is not forwarded.
+      this.#session.log.error({ err: e }, 'masking could not be planned; statement refused');
+      return { refuse: { code: 'XX000', message: 'Gatehouse could not plan the masking of this statement, so it was not run' } };
+    }
+  }
+
+  /**
+   * The ReadyForQuery cycle a message sent now is answered in: one per Sync,
+   * Query or FunctionCall, i.e. per 'query' or 'sync' entry still pending.
+   */
+  #cycle(): number {
+    let n = this.#rfqSeen;
+    for (const p of this.#pending) if (p.kind !== 'execute') n++;
+    return n;
   }
 
   #refuse(extended: boolean, error: Buffer, out: Buffer[]): void {
@@ -299,6 +356,8 @@ export class PgRelaySession {
     if (this.#injections.length && this.#ep.upstreamRelay.atBoundary) segments.push(...this.#injections.splice(0));
     if (segments.length === 0) return;
     const { client, upstream } = this.#ep;
+    // Rewritten rows cut a chunk into many small segments: one copy is cheaper than one socket write each.
+    if (segments.length > 16) segments = [Buffer.concat(segments)];
     if (!writeAll(client, segments) && !upstream.isPaused()) {
       // Backpressure: a slow client stops the upstream, so nothing piles up here.
       upstream.pause();
@@ -310,12 +369,28 @@ export class PgRelaySession {
 
   readonly #hooks = {
     disposition: (type: number): 'pass' | 'hold' => {
+      // After a masking failure nothing reaches the client until ReadyForQuery.
+      if (this.#discard) return 'hold';
       switch (type) {
         case BE.DataRow: {
           const head = this.#pending[0];
-          if (head?.kind === 'execute') head.rows++;
-          return 'pass';
+          if (head === undefined || head.kind === 'sync') return 'pass';
+          if (head.kind === 'execute') head.rows++;
+          // Zero-copy unless this statement's plan masks something (the fast path).
+          return head.mask?.holdRow() === true ? 'hold' : 'pass';
         }
+        case BE.CopyData: {
+          const head = this.#pending[0];
+          return head !== undefined && head.kind !== 'sync' && head.mask?.holdCopy === true ? 'hold' : 'pass';
+        }
+        case BE.RowDescription:
+        case BE.NoData:
+        case BE.CopyOutResponse:
+        case BE.CopyDone:
+          return this.#ep.masking ? 'hold' : 'pass';
+        case BE.NoticeResponse:
+        case BE.NotificationResponse:
+          return this.#ep.masking?.scansText === true ? 'hold' : 'pass';
         case BE.CommandComplete:
         case BE.ReadyForQuery:
         case BE.ErrorResponse:
@@ -326,37 +401,94 @@ export class PgRelaySession {
           return 'pass';
       }
     },
-    message: (type: number, frame: Buffer): Buffer | null => this.#onUpstreamMessage(type, frame),
+    message: (type: number, frame: Buffer): Buffer | null => {
+      const discarding = this.#discard;
+      const out = this.#onUpstreamMessage(type, frame);
+      // Bookkeeping ran (operations finish, Describe answers are recorded); the client sees none of it.
+      return discarding && type !== BE.ReadyForQuery ? null : out;
+    },
   };
 
   #onUpstreamMessage(type: number, frame: Buffer): Buffer | null {
     const payload = frame.subarray(5);
     const head = this.#pending[0];
+    const masking = this.#ep.masking;
+    // The masking of the statement whose output this is.
+    const op = head !== undefined && head.kind !== 'sync' ? head : undefined;
     switch (type) {
+      case BE.DataRow:
+        if (this.#discard || !op?.mask) return frame;
+        try {
+          return op.mask.maskRow(frame);
+        } catch (e) {
+          return this.#maskingFailed(op, e);
+        }
+      case BE.RowDescription:
+        if (!masking) return frame;
+        try {
+          return masking.onRowDescription(frame, op?.kind === 'query' && !this.#discard ? op.mask : null, this.#rfqSeen);
+        } catch (e) {
+          if (!op || !isGatewayError(e) || e.code !== 'GW_MASKING_UNSUPPORTED') throw e;
+          return this.#maskingFailed(op, e);
+        }
+      case BE.NoData:
+        return masking ? masking.onNoData(frame, this.#rfqSeen) : frame;
+      case BE.CopyOutResponse:
+        if (this.#discard || !op?.mask) return frame;
+        try {
+          op.mask.onCopyOut(frame);
+          return frame;
+        } catch (e) {
+          return this.#maskingFailed(op, e);
+        }
+      case BE.CopyData:
+        if (this.#discard || !op?.mask) return frame;
+        try {
+          return op.mask.maskCopyData(frame);
+        } catch (e) {
+          return this.#maskingFailed(op, e);
+        }
+      case BE.CopyDone:
+        if (this.#discard || !op?.mask) return frame;
+        try {
+          return op.mask.copyDone(frame);
+        } catch (e) {
+          return this.#maskingFailed(op, e);
+        }
+      case BE.NoticeResponse:
+        return masking && !this.#discard ? masking.maskNotice(frame, op?.mask) : frame;
+      case BE.NotificationResponse:
+        return masking ? masking.maskNotification(frame) : frame;
       case BE.CommandComplete: {
         const { rows } = decodeCommandComplete(payload);
         if (head?.kind === 'execute') {
-          this.#finish(head.op, { outcome: 'ok', rows: rows ?? head.rows });
+          this.#finish(head.op, { outcome: 'ok', rows: rows ?? head.rows }, head.mask);
           this.#pending.shift();
         } else if (head?.kind === 'query') {
           if (rows !== null) head.rows = (head.rows ?? 0) + rows;
+          head.mask?.onCommandComplete();
         }
         return frame;
       }
       case BE.EmptyQueryResponse:
       case BE.PortalSuspended:
         if (head?.kind === 'execute') {
-          this.#finish(head.op, { outcome: 'ok', rows: head.rows });
+          this.#finish(head.op, { outcome: 'ok', rows: head.rows }, head.mask);
           this.#pending.shift();
         }
         return frame;
       case BE.ErrorResponse: {
-        const fields = decodeErrorFields(payload);
+        // Describes later in this batch go unanswered: the upstream skips to Sync.
+        masking?.onError(this.#rfqSeen);
+        // Error texts can quote values (a unique violation's key, a failed cast's input): mask them,
+        // also in what the audit event records.
+        if (masking && !this.#discard && !op?.replaceError) frame = masking.maskNotice(frame, op?.mask);
+        const fields = decodeErrorFields(frame.subarray(5));
         const info = { code: fields.get('C') ?? 'XX000', message: fields.get('M') ?? '' };
         if (head?.kind === 'execute') {
           this.#pending.shift();
           if (head.replaceError) return head.replaceError;
-          this.#finish(head.op, { outcome: 'error', rows: head.rows, error: info });
+          this.#finish(head.op, { outcome: 'error', rows: head.rows, error: info }, head.mask);
           return frame;
         }
         if (head?.kind === 'query') {
@@ -373,15 +505,18 @@ export class PgRelaySession {
       }
       case BE.ReadyForQuery: {
         this.#txStatus = decodeReadyForQuery(payload);
+        masking?.onReadyForQuery(this.#rfqSeen);
+        this.#rfqSeen++;
+        this.#discard = false;
         // Executes still pending at ReadyForQuery were skipped after an error.
         while (this.#pending.length) {
           const p = this.#pending.shift()!;
           if (p.kind === 'query') {
-            this.#finish(p.op, p.error ? { outcome: 'error', rows: p.rows, error: p.error } : { outcome: 'ok', rows: p.rows });
+            this.#finish(p.op, p.error ? { outcome: 'error', rows: p.rows, error: p.error } : { outcome: 'ok', rows: p.rows }, p.mask);
             break;
           }
           if (p.kind === 'sync') break;
-          this.#finish(p.op, { outcome: 'not_executed', rows: null });
+          this.#finish(p.op, { outcome: 'not_executed', rows: null }, p.mask);
         }
         return frame;
       }
@@ -401,8 +536,26 @@ export class PgRelaySession {
     else this.#injections.push(message);
   }
 
-  #finish(op: Operation | null, result: OperationResult): void {
-    op?.finish(result);
+  #finish(op: Operation | null, result: OperationResult, mask?: StatementMask | null): void {
+    if (mask) this.#ep.masking?.finished(mask);
+    // The event records how many values of each class were masked (counts only).
+    op?.finish(mask?.hasCounts ? { ...result, masked: { ...mask.counts } } : result);
+  }
+
+  /**
+   * Fail closed: a value could not be masked, so its row is not sent. The
+   * client gets an ErrorResponse naming the column instead, and the rest of
+   * the statement's output (and, in the extended protocol, of the batch) is
+   * dropped until ReadyForQuery, which the client expects after an error.
+   */
+  #maskingFailed(p: Extract<Pending, { kind: 'query' | 'execute' }>, e: unknown): Buffer {
+    const err = isGatewayError(e) && e.clientSafe ? e : new GatewayError('GW_MASKING_UNSUPPORTED', 'Gatehouse could not mask this result, so the rows were not sent', { clientSafe: true, cause: e });
+    const info = { code: sqlstateFor(err.code), message: clientMessage(err) };
+    this.#session.log.warn({ code: err.code, msg: err.message }, 'masking failed; statement stopped');
+    this.#discard = true;
+    if (p.kind === 'execute') this.#finish(p.op, { outcome: 'error', rows: p.rows, error: info }, p.mask);
+    else p.error ??= info;
+    return encodeErrorResponse({ severity: 'ERROR', code: info.code, message: info.message });
   }
 
   // ---- ending ------------------------------------------------------------

@@ -14,6 +14,34 @@ export interface PostgresUpstreamSpec {
   readonly tls: UpstreamTlsMode;
   /** PEM CA bundle for verify-full. */
   readonly ca?: string;
+  /**
+   * Per-session credentials (`credentials.mode: ephemeral`): the adapter asks
+   * for a lease before it connects and uses the lease's spec instead of this
+   * one. Absent: `user` and `password` above are used as they are.
+   */
+  readonly credentials?: SessionCredentials;
+}
+
+/** What a credential source needs to know of a session. */
+export interface CredentialSubject {
+  readonly id: string;
+  /** Ends the session (the credential's lifetime is over). */
+  kill(reason: string): void;
+}
+
+export interface SessionCredentials {
+  /**
+   * Creates a credential for one session. Fail closed: rejects with a
+   * client-safe GatewayError (never naming the password) when it cannot.
+   */
+  issue(session: CredentialSubject): Promise<CredentialLease>;
+}
+
+export interface CredentialLease {
+  /** The spec to connect this session's upstream with (user and password of the lease). */
+  readonly spec: PostgresUpstreamSpec;
+  /** Revokes the credential. Idempotent; never throws (failures are logged and audited). */
+  release(): Promise<void>;
 }
 
 export interface PostgresAdapterOptions {

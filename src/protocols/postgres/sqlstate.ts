@@ -27,6 +27,9 @@ const MAP: Partial<Record<ErrorCode, string>> = {
   GW_EVENT_STORE_UNAVAILABLE: '58000',
   GW_SHUTTING_DOWN: '57P01',
   GW_SESSION_KILLED: '57P01',
+  // Masking (issue 4): a value that cannot be masked stops the statement; a refused statement is a privilege matter.
+  GW_MASKING_UNSUPPORTED: '0A000',
+  GW_MASKING_REFUSED: '42501',
 };
 
 export function sqlstateFor(code: ErrorCode): string {

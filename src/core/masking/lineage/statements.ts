@@ -147,8 +147,13 @@ export const ALL_UNKNOWN: LineageResult = Object.freeze({
   writeClasses: [],
 }) as LineageResult;
 
-/** Statements that return rows carrying no table data. */
-const NO_DATA_ROWS = new Set(['VariableShowStmt', 'ExplainStmt']);
+/**
+ * Statements that return rows whose lineage the analyzer cannot see (a
+ * procedure's OUT parameters). Every other statement either returns rows
+ * the analyzer follows (SELECT, VALUES, RETURNING, COPY, cursors, EXECUTE),
+ * rows without table data (SHOW, EXPLAIN), or no rows at all.
+ */
+const OPAQUE_ROWS = new Set(['CallStmt']);
 
 export interface AnalyzeOptions {
   /** Lineage of a protocol-level portal (`FETCH` from a Bind portal), when the caller knows it. */
@@ -270,7 +275,7 @@ export function analyzeQuery(sql: string, catalog: LineageCatalog, state: Lineag
           const res = a.statement(stmt);
           entry = res
             ? { kind, result: resultOf(res), rowsUnknownIfAny: false }
-            : { kind, result: null, rowsUnknownIfAny: !NO_DATA_ROWS.has(kind) };
+            : { kind, result: null, rowsUnknownIfAny: OPAQUE_ROWS.has(kind) };
         }
       }
       out.push(entry);
