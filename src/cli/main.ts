@@ -5,6 +5,7 @@ import { registerVault } from './vault.ts';
 import { registerConfig } from './config.ts';
 import { registerPolicy } from './policy.ts';
 import { registerApprovals } from './approvals.ts';
+import { registerAudit } from './audit.ts';
 
 const program = new Command();
 program.name('gatehouse').description('Gatehouse: the access gateway for AI agents and people').showHelpAfterError();
@@ -14,4 +15,5 @@ registerVault(program);
 registerConfig(program);
 registerPolicy(program);
 registerApprovals(program);
+registerAudit(program);
 await program.parseAsync(process.argv);

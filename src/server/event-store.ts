@@ -6,8 +6,10 @@
 import { join, resolve } from 'node:path';
 import type { Config } from '../config/schema.ts';
 import type { Logger } from '../core/logger.ts';
-import { AuditLog, directoryAnchor, loadOrCreateSigningKey } from '../infra/audit/index.ts';
+import { existsSync } from 'node:fs';
+import { AUDIT_KEY_ENV, AUDIT_KEY_FILE, AuditLog, directoryAnchor, loadOrCreateSigningKey, parsePublicKeyPem } from '../infra/audit/index.ts';
 import { createPublicKey } from 'node:crypto';
+import { GatewayError } from '../shared/errors.ts';
 
 export type EventStore = AuditLog;
 
@@ -28,16 +30,36 @@ export function openEventStore(opts: { stateDir: string; baseDir: string; instan
   });
 }
 
-/** Read-only access for CLI commands (verify, export, prove, sessions, replay). */
-export function openAuditForReading(stateDir: string, config: Config | null, env: NodeJS.ProcessEnv = process.env): AuditLog {
-  const key = loadOrCreateSigningKey(stateDir, env);
-  return AuditLog.open({
-    stateDir,
-    instance: 'cli',
-    publicKey: createPublicKey(key.privateKey),
-    keyName: config?.audit.origin ?? 'gatehouse.local/audit',
-    mode: 'inspect',
-  });
+/**
+ * Read-only access for CLI commands (verify, export, prove, sessions, replay).
+ * `publicKeyPem` pins the key checkpoints must verify with (an auditor's copy);
+ * otherwise the public half of the configured signing key is used.
+ */
+export function openAuditForReading(
+  stateDir: string,
+  config: Config | null,
+  env: NodeJS.ProcessEnv = process.env,
+  publicKeyPem?: string,
+  /** Export signs its manifest with the audit key (still writes nothing to the log). */
+  opts: { sign?: boolean } = {},
+): AuditLog {
+  if (!existsSync(auditDbPath(stateDir))) {
+    throw new GatewayError('GW_CONFIG_INVALID', `no audit log in ${stateDir} (expected ${auditDbPath(stateDir)}); pass --config or run where Gatehouse keeps its state`, { clientSafe: true });
+  }
+  if (opts.sign) {
+    const key = loadOrCreateSigningKey(stateDir, env);
+    return AuditLog.open({ stateDir, instance: 'cli', signingKey: key.privateKey, keyName: config?.audit.origin ?? 'gatehouse.local/audit', mode: 'inspect' });
+  }
+  let publicKey;
+  if (publicKeyPem) {
+    publicKey = parsePublicKeyPem(publicKeyPem);
+  } else {
+    if (!env[AUDIT_KEY_ENV] && !existsSync(join(stateDir, AUDIT_KEY_FILE))) {
+      throw new GatewayError('GW_CONFIG_INVALID', `no audit key: set ${AUDIT_KEY_ENV} or pass --pubkey`, { clientSafe: true });
+    }
+    publicKey = createPublicKey(loadOrCreateSigningKey(stateDir, env).privateKey);
+  }
+  return AuditLog.open({ stateDir, instance: 'cli', publicKey, keyName: config?.audit.origin ?? 'gatehouse.local/audit', mode: 'inspect' });
 }
 
 export function auditDbPath(stateDir: string): string {

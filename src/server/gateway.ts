@@ -196,10 +196,28 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const adminAddress = adminServer.address() as net.AddressInfo;
   log.info({ host: adminAddress.address, port: adminAddress.port }, 'admin API ready');
 
+  // Payload retention: removes expired payloads (envelopes, tree and checkpoints stay); each run is itself an event.
+  let retentionTimer: NodeJS.Timeout | undefined;
+  if (store && Object.keys(config.audit.retention).length > 0) {
+    const rules = config.audit.retention as Record<string, number>;
+    const runRetention = (): void => {
+      try {
+        const r = store!.applyRetention(rules);
+        if (r.expired > 0) log.info({ expired: r.expired }, 'audit retention run');
+      } catch (e) {
+        log.error({ err: e }, 'audit retention run failed');
+      }
+    };
+    runRetention();
+    retentionTimer = setInterval(runRetention, 3600_000);
+    retentionTimer.unref();
+  }
+
   let stopping: Promise<void> | null = null;
   const stop = (): Promise<void> =>
     (stopping ??= (async () => {
       log.info({}, 'shutting down: no new sessions');
+      if (retentionTimer) clearInterval(retentionTimer);
       sessions.stopAccepting();
       const closed = new Promise<void>((r) => server.close(() => r()));
       const grace = config.limits.shutdownGraceSeconds * 1000;

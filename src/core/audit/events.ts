@@ -70,6 +70,8 @@ export type GatewayEvent =
       readonly approvalId?: string;
       /** libpg_query fingerprint (constants ignored), for grouping. */
       readonly fingerprint?: string | null;
+      /** Bind parameters (extended protocol): text as sent, binary as \\x hex. */
+      readonly params?: readonly (string | null)[];
       readonly policyVersion?: number;
       /** Data classes this principal may see in clear (decided by policy). */
       readonly unmaskable?: readonly string[];
@@ -99,6 +101,20 @@ export type GatewayEvent =
       readonly error?: { readonly code: string; readonly message: string };
       /** Values masked per data class in this statement's results (counts only, never values). */
       readonly masked?: Readonly<Record<string, number>>;
+    })
+  | (Base & {
+      /**
+       * Session recording: the first rows of a result as the client received
+       * them (after masking). A payload, so it is covered by a commitment and
+       * by result retention.
+       */
+      readonly type: 'statement.result';
+      readonly sessionId: string;
+      readonly operationId: string;
+      readonly columns: readonly string[];
+      readonly rows: readonly (readonly (string | null)[])[];
+      /** More rows were sent than kept. */
+      readonly truncated: boolean;
     })
   | (Base & {
       readonly type: 'upstream.failed';

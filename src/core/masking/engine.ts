@@ -20,9 +20,10 @@
  *
  * Results carry counts per class, never values (they go into audit events).
  */
+import { isUtf8 } from 'node:buffer';
 import { GatewayError, isGatewayError } from '../../shared/errors.ts';
 import { DEFAULT_DETECTORS } from './detectors/index.ts';
-import { scalarKind, ARRAY_ELEMENT, OID } from './pgtypes.ts';
+import { scalarKind, ARRAY_ELEMENT, OID, type ScalarKind } from './pgtypes.ts';
 import { DEFAULT_REDACT_MASK, deriveScopeKey, maskLeaf } from './strategies.ts';
 import { UNKNOWN_LINEAGE, type DataClass, type Detector, type ClassCounts, type ResultColumn, type Span, type StrategySpec, type TokenScope } from './types.ts';
 import { transformValue, type Leaf, type Visitor } from './values.ts';
@@ -64,6 +65,34 @@ interface ColumnPlan {
   toNull: boolean;
   /** The raw bytes are the text detectors see (text format, or a textual binary type): prefilter them before decoding. */
   rawText: boolean;
+  /**
+   * Whole masking of a text-format scalar (not an array): the replacement is
+   * `maskLeaf` of the value's text, so `maskRanges` can skip Buffers and
+   * `transformValue` altogether. Null otherwise.
+   */
+  wholeText: { readonly kind: ScalarKind; readonly strategy: StrategySpec; readonly key: Buffer | undefined; readonly constant: string | undefined } | null;
+}
+
+/**
+ * A row as ranges of one buffer — value i is `buf[start[i], start[i] + len[i])`,
+ * `len[i] === -1` for NULL — so the hot path creates no Buffer per value.
+ */
+export interface RowRanges {
+  readonly buf: Buffer;
+  readonly start: Int32Array;
+  readonly len: Int32Array;
+  readonly count: number;
+}
+
+/**
+ * What `maskRanges` changed: per value index, undefined (unchanged), null
+ * (NULL), a Buffer, or a string to be written in `latin1` (one byte per
+ * character: ASCII, or a byte-faithful non-UTF-8 value) or `utf8`.
+ */
+export interface RangeResult {
+  readonly values: (Buffer | string | null | undefined)[];
+  readonly utf8: Uint8Array;
+  readonly counts: ClassCounts;
 }
 
 export type RowPlan = { readonly passthrough: true } | { readonly passthrough: false; readonly columns: readonly ColumnPlan[]; readonly detectors: readonly Detector[] };
@@ -133,6 +162,44 @@ function rawMayMatch(raw: Buffer, detectors: readonly Detector[]): boolean {
     return true;
   }
   return seen[0x5c] === epoch && raw.includes(BACKSLASH_U);
+}
+
+/** rawMayMatch over `buf[from, from + n)` without creating a Buffer for it (the common value is short). */
+function rawMayMatchRange(buf: Buffer, from: number, n: number, detectors: readonly Detector[]): boolean {
+  // Long values: the native substring search on a view is cheaper than the loop below.
+  if (n > 256) return rawMayMatch(buf.subarray(from, from + n), detectors);
+  epoch = (epoch + 1) >>> 0 || 1;
+  let digits = 0;
+  const end = from + n;
+  for (let i = from; i < end; i++) {
+    const c = buf[i]!;
+    seen[c] = epoch;
+    if (c >= 48 && c <= 57) digits++;
+  }
+  for (const d of detectors) {
+    const h = d.hints;
+    if (h === undefined) return true;
+    if (h.minDigits !== undefined && digits < h.minDigits) continue;
+    if (h.minLength !== undefined && n < h.minLength) continue;
+    // Substring hints: decide on the view (rare: only when the byte stamps allow it).
+    if (h.anyOf !== undefined && !h.anyOf.some((s) => seen[s.charCodeAt(0)] === epoch && (s.length === 1 || seen[s.charCodeAt(1)] === epoch)) ) continue;
+    if (h.anyOf !== undefined && !h.anyOf.some((s) => rawIncludes(buf.subarray(from, end), s))) continue;
+    return true;
+  }
+  return seen[0x5c] === epoch && buf.subarray(from, end).includes(BACKSLASH_U);
+}
+
+function isAsciiRange(buf: Buffer, from: number, n: number): boolean {
+  const end = from + n;
+  for (let i = from; i < end; i++) if (buf[i]! >= 0x80) return false;
+  return true;
+}
+
+function columnError(col: ColumnPlan, e: unknown): unknown {
+  if (isGatewayError(e) && e.code === 'GW_MASKING_UNSUPPORTED') {
+    return new GatewayError('GW_MASKING_UNSUPPORTED', `Gatehouse cannot mask column "${col.name}": ${e.message}`, { clientSafe: true, cause: e });
+  }
+  return e;
 }
 
 function rawIncludes(raw: Buffer, s: string): boolean {
@@ -235,9 +302,13 @@ export class Masker {
         // the column as stored, so a class reached through lineage alone is redacted instead.
         if (strategy.kind === 'partial' && whole !== origin) strategy = { kind: 'redact', mask: DEFAULT_REDACT_MASK };
         const key = this.#key(strategy);
-        columns.push({ index, name: f.name, typeOid: f.typeOid, format: f.format, whole, visit: (leaf) => maskLeaf(leaf, strategy, key), toNull: strategy.kind === 'null', rawText: false });
+        const kind = scalarKind(f.typeOid);
+        // Only redact reads nothing of the value (fixed kinds depend on the type alone): a constant per column.
+        const constant = strategy.kind === 'redact' ? (maskLeaf({ kind, text: '', typeOid: f.typeOid }, strategy, key) ?? undefined) : undefined;
+        const wholeText = f.format === 0 && !ARRAY_ELEMENT.has(f.typeOid) && strategy.kind !== 'null' ? { kind, strategy, key, constant } : null;
+        columns.push({ index, name: f.name, typeOid: f.typeOid, format: f.format, whole, visit: (leaf) => maskLeaf(leaf, strategy, key), toNull: strategy.kind === 'null', rawText: false, wholeText });
       } else if (detectors.length > 0 && !UNSCANNED.has(scalarKind(elem))) {
-        columns.push({ index, name: f.name, typeOid: f.typeOid, format: f.format, whole, visit: (leaf) => this.#scanLeaf(leaf, detectors, this.#found), toNull: false, rawText: f.format === 0 || RAW_TEXT_BINARY.has(f.typeOid) });
+        columns.push({ index, name: f.name, typeOid: f.typeOid, format: f.format, whole, visit: (leaf) => this.#scanLeaf(leaf, detectors, this.#found), toNull: false, rawText: f.format === 0 || RAW_TEXT_BINARY.has(f.typeOid), wholeText: null });
       }
     });
     return columns.length === 0 ? PASSTHROUGH : Object.freeze({ passthrough: false, columns, detectors });
@@ -274,6 +345,61 @@ export class Masker {
       out[col.index] = r;
     }
     return { values: out ?? (values as (Buffer | null)[]), counts, changed: out !== undefined };
+  }
+
+  /**
+   * `maskDataRow` over a row given as ranges of one buffer (a DataRow's
+   * payload): the same plan and results, without a Buffer per value. Text
+   * columns masked as a whole are computed on their text directly; values
+   * the raw-byte prefilter clears are not decoded; everything else takes the
+   * generic path. Returns null when nothing changed. Throws
+   * GW_MASKING_UNSUPPORTED naming the column, like maskDataRow.
+   */
+  maskRanges(plan: RowPlan, row: RowRanges): RangeResult | null {
+    if (plan.passthrough) return null;
+    let values: (Buffer | string | null | undefined)[] | undefined;
+    let utf8: Uint8Array | undefined;
+    let counts: ClassCounts | undefined;
+    const { buf, start, len } = row;
+    for (const col of plan.columns) {
+      const i = col.index;
+      if (i >= row.count) continue;
+      const n = len[i]!;
+      if (n < 0) continue;
+      const from = start[i]!;
+      let r: Buffer | string | null | undefined;
+      let wide = false;
+      const wt = col.wholeText;
+      if (col.toNull) {
+        r = null;
+      } else if (wt !== null) {
+        if (wt.constant !== undefined) r = wt.constant;
+        else {
+          // Byte-faithful like values.ts: UTF-8 when valid (ASCII is both), else Latin-1.
+          const ascii = isAsciiRange(buf, from, n);
+          wide = !ascii && isUtf8(buf.subarray(from, from + n));
+          const text = wide ? buf.utf8Slice(from, from + n) : buf.latin1Slice(from, from + n);
+          try {
+            r = maskLeaf({ kind: wt.kind, text, typeOid: col.typeOid }, wt.strategy, wt.key);
+          } catch (e) {
+            throw columnError(col, e);
+          }
+        }
+      } else {
+        if (col.whole === null && col.rawText && !rawMayMatchRange(buf, from, n, plan.detectors)) continue;
+        // The generic path, for this value only.
+        const one = this.maskDataRow({ passthrough: false, columns: [{ ...col, index: 0 }], detectors: plan.detectors }, [buf.subarray(from, from + n)]);
+        if (!one.changed) continue;
+        r = one.values[0]!;
+        for (const k in one.counts) (counts ??= {})[k] = (counts[k] ?? 0) + one.counts[k]!;
+      }
+      if (col.whole !== null) (counts ??= {})[col.whole] = (counts[col.whole] ?? 0) + 1;
+      values ??= new Array(row.count);
+      utf8 ??= new Uint8Array(row.count);
+      values[i] = r;
+      utf8[i] = wide ? 1 : 0;
+    }
+    return values === undefined ? null : { values, utf8: utf8!, counts: counts ?? {} };
   }
 
   /**

@@ -1,0 +1,194 @@
+/**
+ * `gatehouse audit …`, `gatehouse sessions list`, `gatehouse replay`: read
+ * the audit log in inspect mode (never writes), or verify exported evidence
+ * with nothing but a public key.
+ */
+import type { Command } from 'commander';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { chooseConfig, fail } from './context.ts';
+import { openAuditForReading } from '../server/event-store.ts';
+import { readAnchors, verifyEvidence } from '../infra/audit/index.ts';
+import type { VerifyResult } from '../infra/audit/index.ts';
+import { GatewayError } from '../shared/errors.ts';
+import { printReplay, sessionSummaries } from './replay-format.ts';
+
+function open(opts: { config?: string; pubkey?: string }, sign = false) {
+  const choice = chooseConfig(opts.config);
+  const pem = opts.pubkey ? readFileSync(opts.pubkey, 'utf8') : undefined;
+  return { log: openAuditForReading(choice.stateDir, choice.config, process.env, pem, { sign }), choice };
+}
+
+/** ISO-8601 or ms since the epoch. */
+export function parseTime(s: string | undefined, name: string): number | undefined {
+  if (s === undefined) return undefined;
+  const n = /^\d+$/.test(s) ? Number(s) : Date.parse(s);
+  if (!Number.isFinite(n)) throw new GatewayError('GW_CONFIG_INVALID', `--${name}: expected an ISO-8601 time or ms since the epoch, got '${s}'`, { clientSafe: true });
+  return n;
+}
+
+function report(r: VerifyResult, what: string): void {
+  const c = r.checked;
+  if (r.ok) {
+    process.stdout.write(
+      `${what}: OK — ${c.entries} entries (seq ${c.firstSeq}..${c.firstSeq + c.entries - 1}), ${c.checkpoints} checkpoints verified (last covers ${c.lastCheckpointSize}), ${c.consistencyProofs} consistency proofs, ${c.payloads} payload commitments` +
+        (c.payloadsExpired ? `, ${c.payloadsExpired} payloads expired by retention policy` : '') +
+        (c.unsigned ? `, ${c.unsigned} entries after the last checkpoint (not yet signed)` : '') +
+        '\n',
+    );
+    for (const e of r.expired) process.stdout.write(`  payloads ${e.from}..${e.to} (${e.class}) expired by retention run seq ${e.by}\n`);
+    return;
+  }
+  const f = r.firstError!;
+  process.stderr.write(`${what}: FAILED — first bad record: ${f.seq !== undefined ? `seq ${f.seq}` : f.checkpoint !== undefined ? `checkpoint ${f.checkpoint}` : 'log'}: ${f.problem}\n`);
+  for (const p of r.problems.slice(1, 10)) process.stderr.write(`  also: ${p.seq !== undefined ? `seq ${p.seq}` : p.checkpoint !== undefined ? `checkpoint ${p.checkpoint}` : 'log'}: ${p.problem}\n`);
+  process.exit(1);
+}
+
+export function registerAudit(program: Command): void {
+  const audit = program.command('audit').description('the tamper-evident audit log (docs/audit.md)');
+  audit
+    .command('verify')
+    .description('verify the live log: hashes, tree, signed checkpoints, sequence, payload commitments')
+    .option('-c, --config <file>', 'configuration file')
+    .option('--pubkey <file>', 'the public key checkpoints must verify with (default: the configured key)')
+    .option('--anchors <dir>', 'compare against checkpoints copied to this folder (reports a split view)')
+    .action((opts: { config?: string; pubkey?: string; anchors?: string }) => {
+      try {
+        const { log, choice } = open(opts);
+        const anchorDir = opts.anchors ?? (choice.config?.audit.anchorDir ? resolve(choice.baseDir, choice.config.audit.anchorDir) : undefined);
+        const r = log.verify(anchorDir ? { anchors: readAnchors(anchorDir) } : {});
+        log.close();
+        report(r, 'audit log');
+      } catch (e) {
+        fail(e);
+      }
+    });
+  audit
+    .command('export')
+    .description('write an evidence bundle: envelopes, payloads, checkpoints, consistency proofs, public key, signed manifest')
+    .requiredOption('--out <dir>', 'output folder (must not exist or be empty)')
+    .option('--from <time>', 'first event time (ISO-8601 or ms)')
+    .option('--to <time>', 'last event time (ISO-8601 or ms)')
+    .option('-c, --config <file>', 'configuration file')
+    .action((opts: { out: string; from?: string; to?: string; config?: string }) => {
+      try {
+        const { log } = open(opts, true);
+        const from = parseTime(opts.from, 'from');
+        const to = parseTime(opts.to, 'to');
+        const s = log.exportBundle({ outDir: resolve(opts.out), ...(from !== undefined ? { from } : {}), ...(to !== undefined ? { to } : {}) });
+        log.close();
+        process.stdout.write(`exported seq ${s.firstSeq}..${s.lastSeq} (${s.entries} entries, ${s.payloads} payloads, ${s.checkpoints} checkpoints) to ${s.outDir}\nmanifest sha256 ${s.manifestSha256}\n`);
+      } catch (e) {
+        fail(e);
+      }
+    });
+  audit
+    .command('verify-bundle <path>')
+    .description('verify an exported bundle (a folder) or an inclusion proof (a file) offline, with only the public key')
+    .requiredOption('--pubkey <file>', 'the audit public key (PEM)')
+    .option('--origin <origin>', 'expected checkpoint origin')
+    .action((path: string, opts: { pubkey: string; origin?: string }) => {
+      try {
+        const r = verifyEvidence(path, readFileSync(opts.pubkey, 'utf8'), opts.origin ? { origin: opts.origin } : {});
+        if (r.kind === 'bundle') return report(r.result, `bundle ${path}`);
+        if (!r.result.ok) {
+          process.stderr.write(`proof ${path}: FAILED — ${r.result.problem}\n`);
+          process.exit(1);
+        }
+        process.stdout.write(`proof ${path}: OK — seq ${r.result.seq} is in the signed tree of size ${r.result.treeSize}${r.result.checkpointTime ? ` (checkpoint ${new Date(r.result.checkpointTime * 1000).toISOString()})` : ''}; payload ${r.result.payload}\n`);
+      } catch (e) {
+        fail(e);
+      }
+    });
+  audit
+    .command('prove')
+    .description('print an inclusion proof for one event against the newest checkpoint')
+    .requiredOption('--seq <n>', 'sequence number')
+    .option('--out <file>', 'write to a file instead of stdout')
+    .option('-c, --config <file>', 'configuration file')
+    .action((opts: { seq: string; out?: string; config?: string }) => {
+      try {
+        const { log } = open(opts);
+        const proof = JSON.stringify(log.prove(Number(opts.seq)), null, 2) + '\n';
+        log.close();
+        if (opts.out) writeFileSync(opts.out, proof);
+        else process.stdout.write(proof);
+      } catch (e) {
+        fail(e);
+      }
+    });
+  audit
+    .command('pubkey')
+    .description('print the audit public key (PEM), for auditors')
+    .option('-c, --config <file>', 'configuration file')
+    .action((opts: { config?: string }) => {
+      try {
+        const { log } = open(opts);
+        process.stdout.write(log.publicKeyPem());
+        log.close();
+      } catch (e) {
+        fail(e);
+      }
+    });
+
+  const sessions = program.command('sessions').description('recorded sessions');
+  sessions
+    .command('list')
+    .description('list sessions from the audit log')
+    .option('--identity <subject>', 'only this subject')
+    .option('--connection <name>', 'only this connection')
+    .option('--since <time>', 'only sessions opened since (ISO-8601 or ms)')
+    .option('--json', 'print JSON')
+    .option('-c, --config <file>', 'configuration file')
+    .action((opts: { identity?: string; connection?: string; since?: string; json?: boolean; config?: string }) => {
+      try {
+        const { log } = open(opts);
+        const since = parseTime(opts.since, 'since');
+        const events = log.query({ types: ['session.opened', 'session.closed', 'statement.started', 'statement.denied'], ...(since !== undefined ? { since } : {}) });
+        log.close();
+        const rows = sessionSummaries(events).filter((s) => (!opts.identity || s.subject === opts.identity) && (!opts.connection || s.connection === opts.connection));
+        if (opts.json) {
+          process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
+          return;
+        }
+        if (!rows.length) process.stdout.write('no sessions\n');
+        for (const r of rows) {
+          process.stdout.write(
+            `${r.sessionId}  ${new Date(r.openedAt).toISOString()}  ${r.closedAt ? `${((r.closedAt - r.openedAt) / 1000).toFixed(1)}s` : 'live'}  ${r.subject} (${r.groups.join(',')})  ${r.connection}  ${r.clientAddress}  ${r.statements} statements${r.denied ? `, ${r.denied} denied` : ''}\n`,
+          );
+        }
+      } catch (e) {
+        fail(e);
+      }
+    });
+
+  program
+    .command('replay <sessionId>')
+    .description('replay a recorded session: statements, parameters and results as the client received them, in order with timing')
+    .option('--json', 'print the timeline as JSON lines')
+    .option('--follow', 'keep following a live session until it closes')
+    .option('-c, --config <file>', 'configuration file')
+    .action(async (sessionId: string, opts: { json?: boolean; follow?: boolean; config?: string }) => {
+      try {
+        const { log } = open(opts);
+        let after = 0;
+        let found = false;
+        for (;;) {
+          const events = log.query({ sessionId, afterSeq: after });
+          if (events.length) {
+            found = true;
+            after = events[events.length - 1]!.seq;
+            printReplay(events, Boolean(opts.json), (s) => process.stdout.write(s));
+          }
+          const closed = events.some((e) => e.type === 'session.closed');
+          if (!opts.follow || closed) break;
+          await new Promise((r) => setTimeout(r, 500));
+        }
+        log.close();
+        if (!found) throw new GatewayError('GW_CONFIG_INVALID', `no session '${sessionId}' in the audit log`, { clientSafe: true });
+      } catch (e) {
+        fail(e);
+      }
+    });
+}

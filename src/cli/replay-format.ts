@@ -1,0 +1,78 @@
+/** Formatting the recorded timeline for people (`replay`) and machines (`replay --json`). */
+import type { StoredEvent } from '../core/audit/events.ts';
+
+export interface SessionSummary {
+  sessionId: string;
+  subject: string;
+  groups: readonly string[];
+  connection: string;
+  clientAddress: string;
+  openedAt: number;
+  closedAt: number | null;
+  statements: number;
+  denied: number;
+}
+
+export function sessionSummaries(events: readonly StoredEvent[]): SessionSummary[] {
+  const byId = new Map<string, SessionSummary>();
+  for (const e of events) {
+    if (e.type === 'session.opened') {
+      byId.set(e.sessionId, {
+        sessionId: e.sessionId,
+        subject: e.identity.subject,
+        groups: e.identity.groups,
+        connection: e.connection,
+        clientAddress: e.clientAddress,
+        openedAt: e.time,
+        closedAt: null,
+        statements: 0,
+        denied: 0,
+      });
+      continue;
+    }
+    const s = e.sessionId ? byId.get(e.sessionId) : undefined;
+    if (!s) continue;
+    if (e.type === 'session.closed') s.closedAt = e.time;
+    else if (e.type === 'statement.started') s.statements++;
+    else if (e.type === 'statement.denied') s.denied++;
+  }
+  return [...byId.values()];
+}
+
+const cell = (v: unknown): string => (v === null || v === undefined ? 'NULL' : String(v));
+
+export function printReplay(events: readonly StoredEvent[], json: boolean, write: (s: string) => void): void {
+  const start = events[0]?.time ?? 0;
+  for (const e of events) {
+    if (json) {
+      write(JSON.stringify(e) + '\n');
+      continue;
+    }
+    const t = `+${((e.time - start) / 1000).toFixed(3)}s`.padStart(10);
+    switch (e.type) {
+      case 'session.opened':
+        write(`${t}  session ${e.sessionId} opened by ${e.identity.subject} (${e.identity.groups.join(', ')}) on ${e.connection} from ${e.clientAddress}${e.tls ? ' over TLS' : ''}\n`);
+        break;
+      case 'statement.started':
+        write(`${t}  > ${e.statement}${e.params?.length ? `   -- params: ${JSON.stringify(e.params)}` : ''}${e.approvalId ? `   -- approval ${e.approvalId}` : ''}\n`);
+        break;
+      case 'statement.denied':
+        write(`${t}  ✗ DENIED ${e.statement}\n            ${e.message ?? e.decision.reasons.join(', ')}\n`);
+        break;
+      case 'statement.result': {
+        write(`            ${e.columns.join(' | ')}\n`);
+        for (const row of e.rows) write(`            ${row.map(cell).join(' | ')}\n`);
+        if (e.truncated) write(`            … (first ${e.rows.length} rows kept)\n`);
+        break;
+      }
+      case 'statement.finished':
+        write(`${t}  < ${e.outcome}${e.rows !== null ? `, ${e.rows} rows` : ''} in ${e.durationMs} ms${e.error ? ` — ${e.error.code} ${e.error.message}` : ''}${e.masked && Object.keys(e.masked).length ? `, masked ${JSON.stringify(e.masked)}` : ''}\n`);
+        break;
+      case 'session.closed':
+        write(`${t}  session closed (${e.reason}), ${e.statements} statements\n`);
+        break;
+      default:
+        break;
+    }
+  }
+}
