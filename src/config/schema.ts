@@ -221,6 +221,11 @@ export const configSchema = z.strictObject({
     .strictObject({
       /** Checkpoint origin line and signed-note key name. */
       origin: nonEmpty.default('gatehouse.local/audit'),
+      /**
+       * full: an event is fsynced before its statement is forwarded (survives power loss).
+       * normal: committed to the WAL but not fsynced (survives a process crash, kill -9; not power loss).
+       */
+      durability: z.enum(['full', 'normal'], { error: 'expected full or normal' }).default('full'),
       checkpointEvery: z
         .strictObject({
           entries: intIn(1, 10_000_000, 'expected an integer 1-10000000').default(10_000),

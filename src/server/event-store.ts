@@ -24,7 +24,7 @@ export function openEventStore(opts: { stateDir: string; baseDir: string; instan
     signingKey: key.privateKey,
     keyName: config.audit.origin,
     checkpointEvery: { entries: config.audit.checkpointEvery.entries, seconds: config.audit.checkpointEvery.interval },
-    durability: 'full',
+    durability: config.audit.durability,
     ...(Object.keys(config.audit.retention).length ? { retention: config.audit.retention } : {}),
     ...(anchorDir ? { onCheckpoint: directoryAnchor(anchorDir) } : {}),
   });
