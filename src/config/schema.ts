@@ -141,7 +141,7 @@ const connection = z.strictObject({
     tls: z.enum(['disable', 'prefer', 'require', 'verify-full'], { error: req('expected disable, prefer, require or verify-full') }).default('prefer'),
   }),
   allow: z.strictObject({ groups: z.array(nonEmpty).default([]) }).optional(),
-  /** How a statement that policy says needs approval waits (docs/approvals.md). */
+  /** How a statement that policy says needs approval waits (README "Approvals", docs/api.md). */
   approvals: z
     .strictObject({
       mode: z.enum(['hold', 'reject'], { error: 'expected hold or reject' }).default('reject'),
