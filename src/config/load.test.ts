@@ -81,6 +81,7 @@ test('an empty file gives every default', () => {
     postgres: { requireTls: true, allowLoopbackWithoutTls: true, maxMessageBytes: 1048576 },
     limits: { shutdownGraceSeconds: 10 },
     connections: [],
+    masking: { guardPredicates: false, columnRules: [], strategies: {}, defaultStrategy: { kind: 'redact' }, catalogTtl: 10 },
   });
 });
 

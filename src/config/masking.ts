@@ -81,7 +81,7 @@ export const maskingSchema = z
     /** Inference guard: deny statements that filter, join, sort or group on a masked bound class. */
     guardPredicates: bool.default(false),
     columnRules: z.array(z.strictObject({ column: columnPattern, class: className })).default([]),
-    strategies: z.record(className, strategy).default({}),
+    strategies: z.record(className, strategy, { error: (iss) => (iss.code === 'invalid_key' ? CLASS_HINT : undefined) }).default({}),
     defaultStrategy: strategy.prefault('redact'),
     /** Token master key (32 random bytes, base64 or hex) in the vault; in dev, generated into the state folder. */
     keySecret: keySecret.optional(),

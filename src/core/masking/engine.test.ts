@@ -5,6 +5,7 @@ import { Masker, type MaskingRules, type PlanContext } from './engine.ts';
 import { compileRules, globToRegExp } from './rules.ts';
 import { OID } from './pgtypes.ts';
 import { DETECTED_CLASSES, type ResultColumn } from './types.ts';
+import { DEFAULT_DETECTORS } from './detectors/index.ts';
 
 const RULES: MaskingRules = {
   columnRules: [
@@ -186,4 +187,73 @@ test('rules: globs, first match wins, config errors', () => {
   const m = new Masker(RULES, KEYS);
   assert.equal(m.ruleClass('customers', 'public', 'people', 'ssn'), 'us_ssn');
   assert.deepEqual(m.predicateViolations(['us_ssn', 'us_ssn', 'dob'], new Set(['dob'])), ['us_ssn']);
+});
+
+test('narrow integers (int2, int4, oid) are not scanned: no default detector can match their text', () => {
+  const m = new Masker(RULES, KEYS);
+  for (const typeOid of [OID.int2, OID.int4, OID.oid, 1007 /* int4[] */]) {
+    assert.deepEqual(m.planForRow([{ name: 'id', tableOid: 0, columnAttr: 0, typeOid, format: 0 }], ctx()), { passthrough: true });
+  }
+  // The claim behind it, over boundary and random values: nothing in the text of an int4 is found.
+  const values = ['-2147483648', '2147483647', '4294967295', '-32768', '2125551234', '-2125551234', '123456789', '078051120', '021000021'];
+  for (let i = 0; i < 20000; i++) values.push(String(Math.floor(Math.random() * 2 ** 32) - 2 ** 31), String(Math.floor(Math.random() * 2 ** 32)));
+  for (const v of values) for (const d of DEFAULT_DETECTORS) assert.deepEqual(d.find(v), [], `${d.class} found something in ${v}`);
+  // int8 can hold a card number: still scanned.
+  assert.equal(m.planForRow([{ name: 'n', tableOid: 0, columnAttr: 0, typeOid: OID.int8, format: 0 }], ctx()).passthrough, false);
+});
+
+test('maskRanges gives the same values and counts as maskDataRow (text, non-UTF-8, arrays, JSON, NULLs, binary)', () => {
+  const m = new Masker(RULES, KEYS);
+  const names = ['id', 'ssn', 'dob', 'card_number', 'notes', 'profile', 'blob'];
+  const resolve = (oid: number, att: number): string | undefined => `public.people.${names[att - 1]}`;
+  const plans = ([0, 1] as const).map((format) =>
+    m.planForRow(
+      names.map((name, i) => ({ name, tableOid: 100, columnAttr: i + 1, typeOid: [OID.int8, OID.text, OID.date, OID.int8, OID.text, OID.jsonb, 1009][i]!, format: i === 6 ? 0 : format })),
+      ctx(NONE, { resolveColumn: resolve }),
+    ),
+  );
+  const pick = <T>(a: readonly T[]): T => a[Math.floor(Math.random() * a.length)]!;
+  for (let k = 0; k < 3000; k++) {
+    const format = k % 2 === 0 ? 0 : 1;
+    const text = [
+      String(k),
+      pick(['123-45-6789', 'Ålborg-12', '', 'x']),
+      '1985-07-14',
+      pick(['4111111111111111', '42']),
+      pick(['mail bob@example.com', 'Ünïcødé 219-09-9999', 'card 4111 1111 1111 1111', 'plain words']),
+      pick(['{"e":"x@example.org"}', '{}', '[1,2]']),
+      pick(['{"a","219-09-9999",NULL}', '{}']),
+    ];
+    const values = text.map((t, i): Buffer | null => {
+      if (Math.random() < 0.1) return null;
+      if (format === 1 && (i === 0 || i === 3)) {
+        const b = Buffer.alloc(8);
+        b.writeBigInt64BE(BigInt(t));
+        return b;
+      }
+      if (format === 1 && i === 2) return Buffer.from([0, 0, 0, 0]);
+      if (format === 1 && i === 5) return Buffer.concat([Buffer.of(1), Buffer.from(t)]);
+      return Buffer.from(t, i === 1 && Math.random() < 0.2 ? 'latin1' : 'utf8');
+    });
+    const plan = plans[format]!;
+    const a = m.maskDataRow(plan, values);
+    const buf = Buffer.concat(values.map((v) => v ?? Buffer.alloc(0)));
+    const start = new Int32Array(values.length);
+    const len = new Int32Array(values.length);
+    let pos = 0;
+    values.forEach((v, i) => {
+      start[i] = pos;
+      len[i] = v === null ? -1 : v.length;
+      pos += v?.length ?? 0;
+    });
+    const counts = {};
+    const r = m.maskRanges(plan, { buf, start, len, count: values.length }, counts);
+    const b = values.map((v, i) => {
+      const x = r?.values[i];
+      return x === undefined ? v : x === null ? null : typeof x === 'string' ? Buffer.from(x, r!.utf8[i] ? 'utf8' : 'latin1') : x;
+    });
+    assert.deepEqual(b.map((x) => x?.toString('hex') ?? null), a.values.map((x) => x?.toString('hex') ?? null), text.join(' | '));
+    assert.deepEqual(counts, a.counts);
+    assert.equal(r !== null, a.changed);
+  }
 });

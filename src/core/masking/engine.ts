@@ -87,12 +87,12 @@ export interface RowRanges {
 /**
  * What `maskRanges` changed: per value index, undefined (unchanged), null
  * (NULL), a Buffer, or a string to be written in `latin1` (one byte per
- * character: ASCII, or a byte-faithful non-UTF-8 value) or `utf8`.
+ * character: ASCII, or a byte-faithful non-UTF-8 value) or `utf8`. The
+ * arrays belong to the Masker and are reused by its next call.
  */
 export interface RangeResult {
   readonly values: (Buffer | string | null | undefined)[];
   readonly utf8: Uint8Array;
-  readonly counts: ClassCounts;
 }
 
 export type RowPlan = { readonly passthrough: true } | { readonly passthrough: false; readonly columns: readonly ColumnPlan[]; readonly detectors: readonly Detector[] };
@@ -176,14 +176,20 @@ function rawMayMatchRange(buf: Buffer, from: number, n: number, detectors: reado
     seen[c] = epoch;
     if (c >= 48 && c <= 57) digits++;
   }
-  for (const d of detectors) {
-    const h = d.hints;
+  for (let k = 0; k < detectors.length; k++) {
+    const h = detectors[k]!.hints;
     if (h === undefined) return true;
     if (h.minDigits !== undefined && digits < h.minDigits) continue;
     if (h.minLength !== undefined && n < h.minLength) continue;
-    // Substring hints: decide on the view (rare: only when the byte stamps allow it).
-    if (h.anyOf !== undefined && !h.anyOf.some((s) => seen[s.charCodeAt(0)] === epoch && (s.length === 1 || seen[s.charCodeAt(1)] === epoch)) ) continue;
-    if (h.anyOf !== undefined && !h.anyOf.some((s) => rawIncludes(buf.subarray(from, end), s))) continue;
+    if (h.anyOf !== undefined) {
+      // Substring hints: rawIncludes checks the byte stamps first, so the view is only made when they allow a match.
+      let any = false;
+      for (let j = 0; j < h.anyOf.length && !any; j++) {
+        const s = h.anyOf[j]!;
+        any = seen[s.charCodeAt(0)] === epoch && rawIncludes(buf.subarray(from, end), s);
+      }
+      if (!any) continue;
+    }
     return true;
   }
   return seen[0x5c] === epoch && buf.subarray(from, end).includes(BACKSLASH_U);
@@ -216,6 +222,15 @@ const PASSTHROUGH: RowPlan = Object.freeze({ passthrough: true });
 /** Kinds whose text cannot carry a detectable value: never scanned (saves work on the hot path). */
 const UNSCANNED = new Set(['date', 'timestamp', 'timestamptz', 'uuid', 'bool', 'bytea', 'fixed']);
 
+/**
+ * int2, int4 and oid print as at most 10 digits after an optional minus.
+ * None of the default detectors can match that: cards need 13 digits,
+ * phones a `+` or a separator between digits, bare SSNs and routing numbers
+ * a label, IBANs letters (engine.test.ts checks it). So with the default
+ * detectors such columns are not scanned — `id` columns cost nothing.
+ */
+const NARROW_INTEGERS = new Set<number>([OID.int2, OID.int4, OID.oid]);
+
 export class Masker {
   readonly #rules: CompiledRules;
   readonly #keys: MaskingKeys;
@@ -223,11 +238,14 @@ export class Masker {
   readonly #scopeKeys = new Map<TokenScope, Buffer>();
   /** Classes found in the value being scanned (reset per value; the engine is synchronous). */
   readonly #found = new Set<DataClass>();
+  /** True with the default detectors, which cannot match a narrow integer (NARROW_INTEGERS). */
+  readonly #skipNarrowIntegers: boolean;
 
   constructor(rules: MaskingRules | CompiledRules, keys: MaskingKeys, opts: { detectors?: readonly Detector[] } = {}) {
     this.#rules = 'compiled' in rules ? rules : compileRules(rules);
     this.#keys = keys;
     this.#detectors = opts.detectors ?? DEFAULT_DETECTORS;
+    this.#skipNarrowIntegers = opts.detectors === undefined;
   }
 
   /** The class a column rule gives `schema.table.column` on `connection`, or null (for lineage catalogs). */
@@ -307,7 +325,7 @@ export class Masker {
         const constant = strategy.kind === 'redact' ? (maskLeaf({ kind, text: '', typeOid: f.typeOid }, strategy, key) ?? undefined) : undefined;
         const wholeText = f.format === 0 && !ARRAY_ELEMENT.has(f.typeOid) && strategy.kind !== 'null' ? { kind, strategy, key, constant } : null;
         columns.push({ index, name: f.name, typeOid: f.typeOid, format: f.format, whole, visit: (leaf) => maskLeaf(leaf, strategy, key), toNull: strategy.kind === 'null', rawText: false, wholeText });
-      } else if (detectors.length > 0 && !UNSCANNED.has(scalarKind(elem))) {
+      } else if (detectors.length > 0 && !UNSCANNED.has(scalarKind(elem)) && !(this.#skipNarrowIntegers && NARROW_INTEGERS.has(elem))) {
         columns.push({ index, name: f.name, typeOid: f.typeOid, format: f.format, whole, visit: (leaf) => this.#scanLeaf(leaf, detectors, this.#found), toNull: false, rawText: f.format === 0 || RAW_TEXT_BINARY.has(f.typeOid), wholeText: null });
       }
     });
@@ -352,14 +370,21 @@ export class Masker {
    * payload): the same plan and results, without a Buffer per value. Text
    * columns masked as a whole are computed on their text directly; values
    * the raw-byte prefilter clears are not decoded; everything else takes the
-   * generic path. Returns null when nothing changed. Throws
-   * GW_MASKING_UNSUPPORTED naming the column, like maskDataRow.
+   * generic path. Adds what it masked to `counts`; returns null when nothing
+   * changed. Throws GW_MASKING_UNSUPPORTED naming the column, like maskDataRow.
+   * No allocation per row beyond the replacement strings (principle 3: this
+   * runs once per row of every masked result).
    */
-  maskRanges(plan: RowPlan, row: RowRanges): RangeResult | null {
+  maskRanges(plan: RowPlan, row: RowRanges, counts: ClassCounts): RangeResult | null {
     if (plan.passthrough) return null;
-    let values: (Buffer | string | null | undefined)[] | undefined;
-    let utf8: Uint8Array | undefined;
-    let counts: ClassCounts | undefined;
+    let changed = false;
+    if (this.#rangeValues.length < row.count) {
+      this.#rangeValues = new Array(row.count);
+      this.#rangeUtf8 = new Uint8Array(row.count);
+    }
+    const values = this.#rangeValues;
+    const utf8 = this.#rangeUtf8;
+    for (let i = 0; i < row.count; i++) values[i] = undefined;
     const { buf, start, len } = row;
     for (const col of plan.columns) {
       const i = col.index;
@@ -372,13 +397,15 @@ export class Masker {
       const wt = col.wholeText;
       if (col.toNull) {
         r = null;
+        counts[col.whole!] = (counts[col.whole!] ?? 0) + 1;
       } else if (wt !== null) {
+        counts[col.whole!] = (counts[col.whole!] ?? 0) + 1;
         if (wt.constant !== undefined) r = wt.constant;
         else {
           // Byte-faithful like values.ts: UTF-8 when valid (ASCII is both), else Latin-1.
           const ascii = isAsciiRange(buf, from, n);
           wide = !ascii && isUtf8(buf.subarray(from, from + n));
-          const text = wide ? buf.utf8Slice(from, from + n) : buf.latin1Slice(from, from + n);
+          const text = buf.toString(wide ? 'utf8' : 'latin1', from, from + n);
           try {
             r = maskLeaf({ kind: wt.kind, text, typeOid: col.typeOid }, wt.strategy, wt.key);
           } catch (e) {
@@ -391,16 +418,17 @@ export class Masker {
         const one = this.maskDataRow({ passthrough: false, columns: [{ ...col, index: 0 }], detectors: plan.detectors }, [buf.subarray(from, from + n)]);
         if (!one.changed) continue;
         r = one.values[0]!;
-        for (const k in one.counts) (counts ??= {})[k] = (counts[k] ?? 0) + one.counts[k]!;
+        for (const k in one.counts) counts[k] = (counts[k] ?? 0) + one.counts[k]!;
       }
-      if (col.whole !== null) (counts ??= {})[col.whole] = (counts[col.whole] ?? 0) + 1;
-      values ??= new Array(row.count);
-      utf8 ??= new Uint8Array(row.count);
       values[i] = r;
       utf8[i] = wide ? 1 : 0;
+      changed = true;
     }
-    return values === undefined ? null : { values, utf8: utf8!, counts: counts ?? {} };
+    return changed ? { values, utf8 } : null;
   }
+
+  #rangeValues: (Buffer | string | null | undefined)[] = [];
+  #rangeUtf8 = new Uint8Array(0);
 
   /**
    * Detectors over free text: ErrorResponse/NoticeResponse fields,

@@ -103,6 +103,17 @@ export class HmacSha256 {
 
   /** HMAC of the UTF-8 bytes of `message`; 32 bytes. */
   digest(message: string): Buffer {
+    const oh = this.digestWords(message);
+    const out = Buffer.allocUnsafe(32);
+    for (let i = 0; i < 8; i++) out.writeInt32BE(oh[i]!, i * 4);
+    return out;
+  }
+
+  /**
+   * The same HMAC as eight big-endian 32-bit words, in an array this object
+   * reuses (valid until the next call): no allocation on the hot path.
+   */
+  digestWords(message: string): Int32Array {
     if (message.length > 0x1000000) throw new Error('token input too long'); // keeps the bit length in 32 bits
     const max = message.length * 3 + 72;
     if (this.#scratch.length < max) this.#scratch = new Uint8Array(max * 2);
@@ -129,8 +140,6 @@ export class HmacSha256 {
     }
     const oh = this.#oh;
     finish(this.#outer, oh, ob, 32, 64);
-    const out = Buffer.allocUnsafe(32);
-    for (let i = 0; i < 8; i++) out.writeInt32BE(oh[i]!, i * 4);
-    return out;
+    return oh;
   }
 }

@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
 import fc from 'fast-check';
 import { GatewayError } from '../../shared/errors.ts';
 import { deriveScopeKey, maskValue, partialText, tokenNumber, tokenText, type MaskValueContext } from './strategies.ts';
@@ -175,4 +176,27 @@ test('maskValue is total over random text values of common types (valid output o
       }
     }),
   );
+});
+
+test('tokenText equals tok_ + base32 of the first 128 bits of HMAC-SHA256 (node:crypto reference)', () => {
+  const key = deriveScopeKey(Buffer.alloc(32, 3), 'identity', 'iss|alice');
+  const B32 = 'abcdefghijklmnopqrstuvwxyz234567';
+  const reference = (v: string): string => {
+    const b = createHmac('sha256', key).update(v, 'utf8').digest().subarray(0, 16);
+    let out = '';
+    let bits = 0;
+    let acc = 0;
+    for (const byte of b) {
+      acc = (acc << 8) | byte;
+      bits += 8;
+      while (bits >= 5) {
+        out += B32[(acc >>> (bits - 5)) & 31];
+        bits -= 5;
+      }
+    }
+    return `tok_${out}${B32[(acc << (5 - bits)) & 31]}`;
+  };
+  for (const v of ['', 'a', '4111111111111111', '123-45-6789', 'Ünïcødé 😀', 'x'.repeat(300), ...Array.from({ length: 200 }, () => Math.random().toString(36))]) {
+    assert.equal(tokenText(key, v), reference(v), v);
+  }
 });

@@ -32,7 +32,7 @@
 import type { Logger } from '../../core/logger.ts';
 import type { Session } from '../../core/sessions/session-service.ts';
 import type { Classification } from '../../core/classify/sql/types.ts';
-import { Masker, type ColumnLineage, type CompiledRules, type RowPlan } from '../../core/masking/engine.ts';
+import { Masker, type ColumnLineage, type CompiledRules, type RangeResult, type RowPlan, type RowRanges } from '../../core/masking/engine.ts';
 import { lineageForColumns, type LineageCatalog, type LineageResult } from '../../core/masking/lineage/index.ts';
 import { ALL_UNKNOWN, analyzeQuery, LineageSessionState, type QueryLineage, type StatementLineage } from '../../core/masking/lineage/statements.ts';
 import { OID } from '../../core/masking/pgtypes.ts';
@@ -40,7 +40,7 @@ import { UNKNOWN_LINEAGE, type ClassCounts, type DataClass, type ResultColumn } 
 import { GatewayError, isGatewayError } from '../../shared/errors.ts';
 import { decodeErrorFields } from '../../wire/postgres/backend.ts';
 import {
-  CopyRowDecoder, decodeCopyOutResponse, decodeDataRow, decodeRowDescription, encodeCopyData, encodeCopyRow, encodeDataRow,
+  CopyRowDecoder, decodeCopyOutResponse, decodeRowDescription, encodeCopyData, encodeCopyRow,
   type CopyFormat, type CopyItem, type RowField,
 } from '../../wire/postgres/rows.ts';
 import type { CatalogRegistry, CatalogSnapshot, UpstreamCatalog } from './catalog.ts';
@@ -289,6 +289,11 @@ export class SessionMasking {
       searchPath = portal?.stmt?.searchPath ?? req.searchPath;
     }
 
+    // Without a masked bound class, lineage cannot change a plan (it only ever names bound classes,
+    // and 'unknown' masks nothing then): skip the parse, except for COPY, whose options are needed.
+    if (!boundMasked && !req.classification.statements.some((s) => s.flags.includes('copy_to_stdout'))) {
+      return { ctx: new StatementMask(this, unmask, NO_LINEAGE, null, portal, searchPath, false, false, false), inject: this.#describeFor(portal, req) };
+    }
     let snapshot: CatalogSnapshot | null = null;
     if (boundMasked) {
       try {
@@ -359,14 +364,15 @@ export class SessionMasking {
 
     const invalidates = req.classification.statements.some((s) => s.pairs.some((p) => p.action === 'sql:ddl' || p.action === 'sql:admin' || p.action === 'sql:privilege'));
     const ctx = new StatementMask(this, unmask, q, snapshot, portal, searchPath, strict, boundMasked, invalidates);
-    let inject: Buffer | null = null;
-    if (portal && portalDesc(portal) === undefined && portal.describing === 0 && (portal.stmt?.describing ?? 0) === 0) {
-      // Execute without a Describe: ask for the portal's columns ourselves, just before the Execute.
-      portal.describing++;
-      this.#describes.push({ cycle: req.cycle, target: portal, injected: true });
-      inject = DESCRIBE_PORTAL(req.portal ?? '');
-    }
-    return { ctx, inject };
+    return { ctx, inject: this.#describeFor(portal, req) };
+  }
+
+  /** Execute without a Describe: ask for the portal's columns ourselves, just before the Execute. */
+  #describeFor(portal: PortalInfo | null, req: PrepareRequest): Buffer | null {
+    if (!portal || portalDesc(portal) !== undefined || portal.describing > 0 || (portal.stmt?.describing ?? 0) > 0) return null;
+    portal.describing++;
+    this.#describes.push({ cycle: req.cycle, target: portal, injected: true });
+    return DESCRIBE_PORTAL(req.portal ?? '');
   }
 
   #analyze(sql: string, searchPath: readonly string[], snapshot: CatalogSnapshot | null): QueryLineage {
@@ -562,10 +568,9 @@ export class StatementMask {
       }
       const plan = this.#plan!;
       if (plan.passthrough) return frame;
-      const r = this.owner.masker.maskDataRow(plan, decodeDataRow(frame.subarray(5)));
-      if (!r.changed) return frame;
-      this.add(r.counts);
-      return encodeDataRow(r.values);
+      const row = dataRowRanges(frame);
+      const r = this.owner.masker.maskRanges(plan, row, this.counts);
+      return r === null ? frame : encodeDataRowRanges(row, r);
     } catch (e) {
       throw failure(e, this.owner.log);
     }
@@ -719,6 +724,140 @@ interface CopyState {
 }
 
 // ---------------------------------------------------------------------------
+
+// ---- DataRow as ranges (the hot path: no Buffer per value) ----
+
+/** Reused row after row (the relay is synchronous): no allocation per row. */
+const ROW: { buf: Buffer; start: Int32Array; len: Int32Array; count: number } = { buf: Buffer.alloc(0), start: new Int32Array(64), len: new Int32Array(64), count: 0 };
+
+/** Value ranges of a whole DataRow message (header included), valid until the next call. */
+function dataRowRanges(frame: Buffer): RowRanges {
+  if (frame.length < 7) throw new GatewayError('GW_FRAME_MALFORMED', 'DataRow message is truncated', { clientSafe: true });
+  const n = frame.readUInt16BE(5);
+  if (n > ROW.start.length) {
+    ROW.start = new Int32Array(n);
+    ROW.len = new Int32Array(n);
+  }
+  const starts = ROW.start;
+  const lens = ROW.len;
+  let pos = 7;
+  for (let i = 0; i < n; i++) {
+    if (frame.length - pos < 4) throw new GatewayError('GW_FRAME_MALFORMED', 'DataRow message is truncated', { clientSafe: true });
+    const len = frame.readInt32BE(pos);
+    pos += 4;
+    starts[i] = pos;
+    lens[i] = len;
+    if (len === -1) continue;
+    if (len < 0 || frame.length - pos < len) throw new GatewayError('GW_FRAME_MALFORMED', 'DataRow message is malformed', { clientSafe: true });
+    pos += len;
+  }
+  if (pos !== frame.length) throw new GatewayError('GW_FRAME_MALFORMED', 'DataRow message has trailing bytes', { clientSafe: true });
+  ROW.buf = frame;
+  ROW.count = n;
+  return ROW;
+}
+
+const SHORT = 48;
+
+/** The rewritten DataRow: unchanged values copied from their ranges, replacements written in place. */
+function encodeDataRowRanges(row: RowRanges, r: RangeResult): Buffer {
+  const { buf, start, len, count } = row;
+  let size = 4 + 2;
+  for (let i = 0; i < count; i++) {
+    const v = r.values[i];
+    size += 4;
+    if (v === undefined) size += len[i]! > 0 ? len[i]! : 0;
+    else if (v === null) continue;
+    else if (typeof v === 'string') size += r.utf8[i] ? Buffer.byteLength(v, 'utf8') : v.length;
+    else size += v.length;
+  }
+  const out = slab(1 + size);
+  out[0] = 0x44; // 'D'
+  out.writeInt32BE(size, 1);
+  out.writeUInt16BE(count, 5);
+  let pos = 7;
+  for (let i = 0; i < count; i++) {
+    const v = r.values[i];
+    if (v === undefined) {
+      const n = len[i]!;
+      out.writeInt32BE(n, pos);
+      pos += 4;
+      if (n > SHORT) pos += buf.copy(out, pos, start[i]!, start[i]! + n);
+      else if (n > 0) {
+        // Short values: a byte loop costs less than Buffer.copy's per-call overhead.
+        for (let j = start[i]!, e = j + n; j < e; j++) out[pos++] = buf[j]!;
+      }
+    } else if (v === null) {
+      out.writeInt32BE(-1, pos);
+      pos += 4;
+    } else {
+      const at = pos;
+      pos += 4;
+      let n: number;
+      if (typeof v === 'string') {
+        if (!r.utf8[i] && v.length <= SHORT) {
+          for (let j = 0; j < v.length; j++) out[pos + j] = v.charCodeAt(j);
+          n = v.length;
+        } else n = out.write(v, pos, r.utf8[i] ? 'utf8' : 'latin1');
+      } else n = v.copy(out, pos);
+      out.writeInt32BE(n, at);
+      pos += n;
+    }
+  }
+  // allocUnsafe memory must never leave the process partly unwritten.
+  if (pos !== out.length) throw new GatewayError('GW_INTERNAL', 'DataRow size mismatch');
+  return out;
+}
+
+/** No statement lineage: every result column is planned from its origin and the detectors. */
+const NO_LINEAGE: QueryLineage = Object.freeze({ statements: [], predicateClasses: [], writeClasses: [], missingRelations: [], stateful: false, effects: [] });
+
+/**
+ * Rewritten rows are carved one after another from a slab, so that the rows
+ * of one upstream chunk end up contiguous and the relay can send them as one
+ * segment (`coalesce`) instead of copying them together. A slab region is
+ * never reused — a socket may still hold it — so this is a bump allocator
+ * over buffers the GC frees once nothing refers to them any more.
+ */
+const SLAB_BYTES = 256 * 1024;
+let slabBuf = Buffer.allocUnsafe(0);
+let slabPos = 0;
+
+function slab(n: number): Buffer {
+  if (n > SLAB_BYTES / 4) return Buffer.allocUnsafe(n);
+  if (slabBuf.length - slabPos < n) {
+    slabBuf = Buffer.allocUnsafe(SLAB_BYTES);
+    slabPos = 0;
+  }
+  const out = slabBuf.subarray(slabPos, slabPos + n);
+  slabPos += n;
+  return out;
+}
+
+/** Adjacent segments that are consecutive bytes of one buffer (rewritten rows from one slab) become one. */
+export function coalesce(segments: Buffer[]): Buffer[] {
+  const out: Buffer[] = [];
+  let first = segments[0]!;
+  let end = first.byteOffset + first.length;
+  let merged = false;
+  const close = (): void => {
+    out.push(merged ? Buffer.from(first.buffer, first.byteOffset, end - first.byteOffset) : first);
+  };
+  for (let i = 1; i < segments.length; i++) {
+    const s = segments[i]!;
+    if (s.buffer === first.buffer && s.byteOffset === end) {
+      end += s.length;
+      merged = true;
+    } else {
+      close();
+      first = s;
+      end = s.byteOffset + s.length;
+      merged = false;
+    }
+  }
+  close();
+  return out;
+}
 
 function refuse(code: string, message: string): Prepared {
   return { refuse: { code, message } };

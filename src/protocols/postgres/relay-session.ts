@@ -24,7 +24,7 @@ import { GatewayError, clientMessage, isGatewayError } from '../../shared/errors
 import { sqlstateFor } from './sqlstate.ts';
 import type { ClassificationCache } from '../../core/classify/sql/cache.ts';
 import { DEFAULT_SEARCH_PATH, type Classification } from '../../core/classify/sql/types.ts';
-import type { Prepared, SessionMasking, StatementMask } from './masking.ts';
+import { coalesce, type Prepared, type SessionMasking, type StatementMask } from './masking.ts';
 
 /** The fast-path FunctionCall calls any function by OID: an escape hatch, never classified as safe. */
 const FASTPATH: Classification = {
@@ -356,7 +356,10 @@ export class PgRelaySession {
     if (this.#injections.length && this.#ep.upstreamRelay.atBoundary) segments.push(...this.#injections.splice(0));
     if (segments.length === 0) return;
     const { client, upstream } = this.#ep;
-    // Rewritten rows cut a chunk into many small segments: one copy is cheaper than one socket write each.
+    // Rewritten rows cut a chunk into many small segments: rows rewritten one after another are
+    // consecutive bytes of one slab (masking.ts) and become one segment again; what stays split is
+    // copied together, because one copy is cheaper than one socket write per segment.
+    if (segments.length > 16) segments = coalesce(segments);
     if (segments.length > 16) segments = [Buffer.concat(segments)];
     if (!writeAll(client, segments) && !upstream.isPaused()) {
       // Backpressure: a slow client stops the upstream, so nothing piles up here.
@@ -410,19 +413,21 @@ export class PgRelaySession {
   };
 
   #onUpstreamMessage(type: number, frame: Buffer): Buffer | null {
-    const payload = frame.subarray(5);
     const head = this.#pending[0];
-    const masking = this.#ep.masking;
     // The masking of the statement whose output this is.
     const op = head !== undefined && head.kind !== 'sync' ? head : undefined;
+    // DataRow first: it is the one held per row, everything else is held per statement.
+    if (type === BE.DataRow) {
+      if (this.#discard || !op?.mask) return frame;
+      try {
+        return op.mask.maskRow(frame);
+      } catch (e) {
+        return this.#maskingFailed(op, e);
+      }
+    }
+    const payload = frame.subarray(5);
+    const masking = this.#ep.masking;
     switch (type) {
-      case BE.DataRow:
-        if (this.#discard || !op?.mask) return frame;
-        try {
-          return op.mask.maskRow(frame);
-        } catch (e) {
-          return this.#maskingFailed(op, e);
-        }
       case BE.RowDescription:
         if (!masking) return frame;
         try {
