@@ -76,6 +76,7 @@ test('an empty file gives every default', () => {
     state: './.gatehouse',
     log: { level: 'info' },
     identity: { dev: false, clockSkew: 30, issuers: [] },
+    audit: { origin: 'gatehouse.local/audit', durability: 'full', checkpointEvery: { entries: 10000, interval: 60 }, retention: {}, resultRows: 20 },
     notifications: { webhooks: [] },
     policy: { watch: true },
     postgres: { requireTls: true, allowLoopbackWithoutTls: true, maxMessageBytes: 1048576 },

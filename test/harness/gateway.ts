@@ -93,7 +93,7 @@ ${opts.extraYaml ?? ''}`,
       await runOk(process.execPath, [CLI, 'vault', 'set', secret, '--config', configFile], { env, input: value + '\n', timeoutMs: 60_000 });
     }
   }
-  const child = spawn(process.execPath, [CLI, 'up', '--config', configFile], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...(process.env.GH_NODE_FLAGS ? process.env.GH_NODE_FLAGS.split(' ') : []), CLI, 'up', '--config', configFile], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   const removeCleanup = onExitCleanup(() => {
     if (child.exitCode === null) child.kill('SIGKILL');
   });
