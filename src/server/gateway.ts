@@ -168,6 +168,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       requireTls: config.postgres.requireTls,
       allowLoopbackWithoutTls: config.postgres.allowLoopbackWithoutTls,
       maxMessageBytes: config.postgres.maxMessageBytes,
+      recordRows: config.audit.resultRows,
       handshakeTimeoutMs: 30_000,
       upstreamConnectTimeoutMs: 10_000,
     },

@@ -223,6 +223,8 @@ export interface OperationRequest {
   /** The statement text (SQL…), recorded in the event payload. */
   readonly statement: string;
   readonly classification: Classification;
+  /** Bind parameters (extended protocol), for the recording. */
+  readonly params?: readonly (string | null)[];
   /** Hold mode: tell the client the statement waits for approval (a NoticeResponse in Postgres). */
   readonly onHold?: (message: string) => void;
   /** Ends a hold early (client gone, session killed). */
@@ -349,7 +351,13 @@ export class Session {
     }
     this.#inFlight++;
     try {
-      await events.append({ type: 'statement.started', ...common, unmaskable: decision.unmaskable, ...(approvalId ? { approvalId } : {}) });
+      await events.append({
+        type: 'statement.started',
+        ...common,
+        unmaskable: decision.unmaskable,
+        ...(approvalId ? { approvalId } : {}),
+        ...(req.params ? { params: req.params } : {}),
+      });
     } catch (e) {
       this.#operationDone();
       throw e;
@@ -407,6 +415,13 @@ export class Session {
     if (again.effect === 'allow') return { decision: again, approvalId: gate.approval.id };
     // Fail closed: the approval is used up, but policy still does not allow it.
     return { decision: { ...again, effect: 'deny' }, approvalId: gate.approval.id };
+  }
+
+  /** Session recording: the first rows of a result as the client received them (a payload). */
+  recordResult(op: Operation, sample: { columns: readonly string[]; rows: readonly (readonly (string | null)[])[]; truncated: boolean }): void {
+    this.#deps.events
+      .append({ type: 'statement.result', time: this.#deps.clock.now(), sessionId: this.id, operationId: op.id, ...sample })
+      .catch((e) => this.log.error({ err: e, operationId: op.id }, 'could not record statement.result'));
   }
 
   /** Called by Operation.finish; records the result without blocking the data path. */

@@ -213,6 +213,7 @@ export class PostgresAdapter {
       upstream: upstream.socket,
       upstreamRelay: upstream.relay,
       classifier: this.#classifier,
+      recordRows: options.recordRows,
       masking: this.#deps.masking?.forSession(session) ?? null,
     });
     this.#relays.add(relay);

@@ -23,6 +23,7 @@ import { FE, decodeBind, decodeClose, decodeDescribe, decodeExecute, decodeParse
 import { GatewayError, clientMessage, isGatewayError } from '../../shared/errors.ts';
 import { sqlstateFor } from './sqlstate.ts';
 import type { ClassificationCache } from '../../core/classify/sql/cache.ts';
+import { decodeDataRow, decodeRowDescription } from '../../wire/postgres/rows.ts';
 import { DEFAULT_SEARCH_PATH, type Classification } from '../../core/classify/sql/types.ts';
 import { coalesce, type Prepared, type SessionMasking, type StatementMask } from './masking.ts';
 
@@ -40,6 +41,19 @@ type Pending =
   | { kind: 'execute'; op: Operation | null; rows: number; replaceError: Buffer | null; mask?: StatementMask | null }
   | { kind: 'sync' };
 
+interface Recording {
+  columns: string[];
+  formats: number[];
+  rows: (string | null)[][];
+  truncated: boolean;
+}
+
+/** A value as the replay shows it: text as sent, binary as \x hex. */
+function recordValue(v: Buffer | null, format: number | undefined): string | null {
+  if (v === null) return null;
+  return format === 1 ? `\\x${v.toString('hex')}` : v.toString('utf8');
+}
+
 interface ErrorInfo {
   code: string;
   message: string;
@@ -52,6 +66,8 @@ export interface RelayEndpoints {
   upstreamRelay: MessageRelay;
   /** Shared across sessions: statements that differ only in numbers are parsed once. */
   classifier: ClassificationCache;
+  /** Session recording: rows of each result kept as the client received them (0 = none; counts are always kept). */
+  recordRows: number;
   /** Result masking (issue 4); null when the gateway masks nothing (tests of the bare relay). */
   masking?: SessionMasking | null;
 }
@@ -64,7 +80,7 @@ export class PgRelaySession {
   readonly #pending: Pending[] = [];
   /** Protocol-level prepared statements: classified at Parse, decided at Execute. */
   readonly #statements = new Map<string, { query: string; classification: Classification }>();
-  readonly #portals = new Map<string, { query: string; classification: Classification }>();
+  readonly #portals = new Map<string, { query: string; classification: Classification; params?: (string | null)[] }>();
   /** SQL-level PREPARE bodies, for EXECUTE name. */
   readonly #sqlPrepared = new Map<string, Classification>();
   /** The session's search_path as Gatehouse tracks it (SET / RESET / DISCARD ALL). */
@@ -72,6 +88,8 @@ export class PgRelaySession {
   #txStatus: 'I' | 'T' | 'E' = 'I';
   #pumping = false;
   #closed = false;
+  /** Session recording: the first rows of each operation's result, after masking. */
+  readonly #recordings = new WeakMap<Operation, Recording>();
   /** Ends approval holds when the session ends. */
   readonly #abort = new AbortController();
   /** Gatehouse's own messages (notices) waiting for the upstream stream to reach a message boundary. */
@@ -195,7 +213,10 @@ export class PgRelaySession {
       case FE.Bind: {
         const b = decodeBind(frame.payload);
         // An unknown statement name: the upstream will refuse the Bind; classify as unknown meanwhile.
-        this.#portals.set(b.portal, this.#statements.get(b.statement) ?? { query: '', classification: this.#classify('') });
+        const stmt = this.#statements.get(b.statement) ?? { query: '', classification: this.#classify('') };
+        // Parameters go into the statement's event (a payload) for the recording.
+        const fmt = (i: number): number | undefined => (b.paramFormats.length <= 1 ? b.paramFormats[0] : b.paramFormats[i]);
+        this.#portals.set(b.portal, { ...stmt, params: b.params.map((v, i) => recordValue(v, fmt(i))) });
         this.#ep.masking?.onBind(b.portal, b.statement, b.resultFormats);
         break;
       }
@@ -246,6 +267,7 @@ export class PgRelaySession {
   async #decide(frame: Frame, out: Buffer[]): Promise<void> {
     let statement: string;
     let classification: Classification;
+    let params: (string | null)[] | undefined;
     let extended = false;
     if (frame.type === FE.Query) {
       statement = decodeQuery(frame.payload);
@@ -255,6 +277,7 @@ export class PgRelaySession {
       const portal = this.#portals.get(ex.portal) ?? { query: '', classification: this.#classify('') };
       statement = portal.query;
       classification = portal.classification;
+      params = 'params' in portal ? portal.params : undefined;
       extended = true;
     } else {
       statement = '<fast-path function call>';
@@ -265,6 +288,7 @@ export class PgRelaySession {
       start = await this.#session.begin({
         statement,
         classification,
+        ...(params ? { params } : {}),
         signal: this.#abort.signal,
         onHold: (message) => this.#inject(encodeNoticeResponse({ severity: 'NOTICE', code: '01000', message })),
       });
@@ -286,6 +310,7 @@ export class PgRelaySession {
     this.#applyEffects(classification);
     // An Execute whose result columns are unknown gets a Describe(portal) of Gatehouse's own just before it.
     if (masking.inject) out.push(masking.inject);
+    if (this.#ep.recordRows > 0) this.#recordings.set(start.operation, { columns: [], formats: [], rows: [], truncated: false });
     out.push(raw(frame));
     this.#pending.push(
       extended
@@ -379,8 +404,10 @@ export class PgRelaySession {
           const head = this.#pending[0];
           if (head === undefined || head.kind === 'sync') return 'pass';
           if (head.kind === 'execute') head.rows++;
-          // Zero-copy unless this statement's plan masks something (the fast path).
-          return head.mask?.holdRow() === true ? 'hold' : 'pass';
+          // Zero-copy unless this statement's plan masks something (the fast path),
+          // or the recording still wants rows of this result.
+          const masked = head.mask?.holdRow() === true;
+          return masked || this.#wantsRow(head.op) ? 'hold' : 'pass';
         }
         case BE.CopyData: {
           const head = this.#pending[0];
@@ -390,7 +417,7 @@ export class PgRelaySession {
         case BE.NoData:
         case BE.CopyOutResponse:
         case BE.CopyDone:
-          return this.#ep.masking ? 'hold' : 'pass';
+          return this.#ep.masking || this.#ep.recordRows > 0 ? 'hold' : 'pass';
         case BE.NoticeResponse:
         case BE.NotificationResponse:
           return this.#ep.masking?.scansText === true ? 'hold' : 'pass';
@@ -418,17 +445,24 @@ export class PgRelaySession {
     const op = head !== undefined && head.kind !== 'sync' ? head : undefined;
     // DataRow first: it is the one held per row, everything else is held per statement.
     if (type === BE.DataRow) {
-      if (this.#discard || !op?.mask) return frame;
-      try {
-        return op.mask.maskRow(frame);
-      } catch (e) {
-        return this.#maskingFailed(op, e);
+      if (this.#discard) return frame;
+      let sent = frame;
+      if (op?.mask) {
+        try {
+          sent = op.mask.maskRow(frame);
+        } catch (e) {
+          return this.#maskingFailed(op, e);
+        }
       }
+      // Recorded after masking: the replay shows what the client received.
+      if (op) this.#recordRow(op.op, sent);
+      return sent;
     }
     const payload = frame.subarray(5);
     const masking = this.#ep.masking;
     switch (type) {
       case BE.RowDescription:
+        if (op) this.#recordColumns(op.op, payload);
         if (!masking) return frame;
         try {
           return masking.onRowDescription(frame, op?.kind === 'query' && !this.#discard ? op.mask : null, this.#rfqSeen);
@@ -541,7 +575,40 @@ export class PgRelaySession {
     else this.#injections.push(message);
   }
 
+  #wantsRow(op: Operation | null): boolean {
+    const rec = op ? this.#recordings.get(op) : undefined;
+    return rec !== undefined && !rec.truncated;
+  }
+
+  #recordColumns(op: Operation | null, payload: Buffer): void {
+    const rec = op ? this.#recordings.get(op) : undefined;
+    if (!rec) return;
+    if (rec.columns.length > 0 || rec.rows.length > 0) {
+      // A second result (multi-statement query): keep the first one only.
+      rec.truncated = true;
+      return;
+    }
+    const fields = decodeRowDescription(payload);
+    rec.columns = fields.map((f) => f.name);
+    rec.formats = fields.map((f) => f.format);
+  }
+
+  #recordRow(op: Operation | null, frame: Buffer): void {
+    const rec = op ? this.#recordings.get(op) : undefined;
+    if (!rec || rec.truncated) return;
+    if (rec.rows.length >= this.#ep.recordRows) {
+      rec.truncated = true;
+      return;
+    }
+    rec.rows.push(decodeDataRow(frame.subarray(5)).map((v, i) => recordValue(v, rec.formats[i])));
+  }
+
   #finish(op: Operation | null, result: OperationResult, mask?: StatementMask | null): void {
+    const rec = op ? this.#recordings.get(op) : undefined;
+    if (op && rec && (rec.columns.length > 0 || rec.rows.length > 0)) {
+      this.#recordings.delete(op);
+      op.session.recordResult(op, { columns: rec.columns, rows: rec.rows, truncated: rec.truncated });
+    }
     if (mask) this.#ep.masking?.finished(mask);
     // The event records how many values of each class were masked (counts only).
     op?.finish(mask?.hasCounts ? { ...result, masked: { ...mask.counts } } : result);

@@ -52,4 +52,6 @@ export interface PostgresAdapterOptions {
   readonly maxMessageBytes: number;
   readonly handshakeTimeoutMs: number;
   readonly upstreamConnectTimeoutMs: number;
+  /** Session recording: rows kept per result (0 = none). */
+  readonly recordRows: number;
 }

@@ -9,7 +9,7 @@ import { copyFile, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promise
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { readServerLog, startPostgres, type PgCluster } from '../../harness/postgres.ts';
+import { readServerLog, seedCustomer, startPostgres, type PgCluster } from '../../harness/postgres.ts';
 import { startGatehouse, removeDir, CLI, type TestGateway } from '../../harness/gateway.ts';
 import { run, childEnv } from '../../harness/run.ts';
 
@@ -93,7 +93,26 @@ test('an inclusion proof for one event verifies alone', async () => {
   assert.notEqual(bad.code, 0);
 });
 
-test('sessions list and replay show the recorded statements', async () => {
+test('sessions list and replay show the recorded statements, parameters and result rows', async () => {
+  const c = new pg.Client({ host: '127.0.0.1', port: gw.port, database: 'customers', user: 'param-user', password: await gw.token({ sub: 'param-user' }) });
+  await c.connect();
+  await c.query('SELECT id FROM accounts WHERE id = $1', [42]);
+  const clear = await c.query('SELECT ssn, card FROM customers WHERE id = 1');
+  await c.end();
+  await new Promise((r) => setTimeout(r, 300));
+  const plist = await gatehouse(['sessions', 'list', '--identity', 'param-user', '--config', gw.configFile]);
+  const psid = /^(ses_\S+)/m.exec(plist.stdout)?.[1];
+  assert.ok(psid, plist.stdout);
+  const preplay = await gatehouse(['replay', psid, '--config', gw.configFile]);
+  assert.match(preplay.stdout, /SELECT id FROM accounts WHERE id = \$1\s+-- params: \["42"\]/);
+  assert.match(preplay.stdout, /^\s+42$/m);
+  // The recording holds the rows as the client received them: masked (nobody here may unmask).
+  const c1 = seedCustomer(1);
+  assert.notEqual(clear.rows[0].ssn, c1.ssn, 'the client got the SSN masked');
+  assert.match(preplay.stdout, /ssn \| card/);
+  assert.ok(!preplay.stdout.includes(c1.ssn) && !preplay.stdout.includes(c1.card), 'no clear value in the recording');
+  assert.ok(preplay.stdout.includes(String(clear.rows[0].ssn)), 'the recording shows the masked value the client saw');
+
   const list = await gatehouse(['sessions', 'list', '--identity', 'auditor-check', '--config', gw.configFile]);
   assert.equal(list.code, 0, list.stderr);
   const sid = /^(ses_\S+)/m.exec(list.stdout)?.[1];
@@ -102,6 +121,10 @@ test('sessions list and replay show the recorded statements', async () => {
   assert.equal(replay.code, 0, replay.stderr);
   assert.match(replay.stdout, /> SELECT id, name FROM customers ORDER BY id LIMIT 5/);
   assert.match(replay.stdout, /< ok, 5 rows/);
+  // The first rows of the result as the client received them (resultRows: 3).
+  assert.match(replay.stdout, /id \| name/);
+  assert.match(replay.stdout, /^\s+1 \| \S/m);
+  assert.match(replay.stdout, /first 3 rows kept/);
   assert.match(replay.stdout, /> UPDATE accounts/);
   assert.match(replay.stdout, /session closed/);
   const json = await gatehouse(['replay', sid, '--json', '--config', gw.configFile]);
