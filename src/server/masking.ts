@@ -9,15 +9,13 @@
  * start: a token without its key would have to fail every masked statement.
  */
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Config } from '../config/schema.ts';
 import type { Logger } from '../core/logger.ts';
 import type { SecretStore } from '../core/ports.ts';
 import { compileRules } from '../core/masking/engine.ts';
 import { initLineage } from '../core/masking/lineage/index.ts';
 import { DEFAULT_DATA_CLASSES } from '../core/policy/schema.ts';
-import { decodeMasterKey } from '../infra/vault/master-key.ts';
+import { decodeMasterKey, devKeyFile } from '../infra/vault/master-key.ts';
 import { CatalogRegistry } from '../protocols/postgres/catalog.ts';
 import { MaskingService } from '../protocols/postgres/masking.ts';
 import { GatewayError } from '../shared/errors.ts';
@@ -66,15 +64,5 @@ export function maskingDataClasses(config: Config): string[] {
 
 /** Development only: a key generated once, private to the user running Gatehouse. */
 function devKey(stateDir: string): Buffer {
-  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
-  const file = join(stateDir, DEV_KEY_FILE);
-  try {
-    writeFileSync(file, randomBytes(32).toString('base64') + '\n', { mode: 0o600, flag: 'wx' });
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-    if ((statSync(file).mode & 0o077) !== 0) chmodSync(file, 0o600);
-  }
-  const key = decodeMasterKey(readFileSync(file, 'utf8'));
-  if (!key) throw new GatewayError('GW_CONFIG_INVALID', `${file} is not a valid masking key (32 bytes, base64)`);
-  return key;
+  return devKeyFile(stateDir, DEV_KEY_FILE, 'masking key', 'GW_CONFIG_INVALID');
 }

@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { GatewayError } from '../../shared/errors.ts';
+import { GatewayError, type ErrorCode } from '../../shared/errors.ts';
 
 export const MASTER_KEY_ENV = 'GATEHOUSE_MASTER_KEY';
 const KEY_FILE = 'master.key';
@@ -42,8 +42,17 @@ export function resolveMasterKey(opts: { stateDir: string; allowDevKey: boolean;
 }
 
 function devKey(stateDir: string): Buffer {
+  return devKeyFile(stateDir, KEY_FILE, 'master key', 'GW_VAULT_KEY_MISSING');
+}
+
+/**
+ * Development only: a 32-byte key generated once into the state folder,
+ * private to the user running Gatehouse ('wx': never overwrite one another
+ * process created meanwhile). Shared by the vault and the masking token key.
+ */
+export function devKeyFile(stateDir: string, fileName: string, what: string, code: ErrorCode): Buffer {
   mkdirSync(stateDir, { recursive: true, mode: 0o700 });
-  const file = join(stateDir, KEY_FILE);
+  const file = join(stateDir, fileName);
   try {
     writeFileSync(file, randomBytes(32).toString('base64') + '\n', { mode: 0o600, flag: 'wx' });
   } catch (e) {
@@ -52,6 +61,6 @@ function devKey(stateDir: string): Buffer {
     if ((statSync(file).mode & 0o077) !== 0) chmodSync(file, 0o600);
   }
   const key = decodeMasterKey(readFileSync(file, 'utf8'));
-  if (!key) throw new GatewayError('GW_VAULT_KEY_MISSING', `${file} is not a valid master key (32 bytes, base64)`);
+  if (!key) throw new GatewayError(code, `${file} is not a valid ${what} (32 bytes, base64)`);
   return key;
 }
