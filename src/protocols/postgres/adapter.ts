@@ -196,6 +196,15 @@ export class PostgresAdapter {
       await session.close('upstream_failed');
       return;
     }
+    // Killed (shutdown, grant revoked) while the upstream was being opened:
+    // the kill handler below did not exist yet, so end the session here.
+    if (session.state !== 'open') {
+      upstream.socket.destroy();
+      this.#reject(socket, new GatewayError('GW_SESSION_KILLED', 'terminating connection: the session was ended while connecting', { clientSafe: true }), 'FATAL');
+      await lease?.release();
+      await session.close('killed');
+      return;
+    }
 
     // Gatehouse's own cancel key, mapped to the upstream's.
     const key = upstream.backendKey
