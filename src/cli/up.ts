@@ -22,6 +22,9 @@ export function registerUp(program: Command): void {
         }
         const gw = await startGateway({ config, baseDir: choice.baseDir });
         const { host, port } = gw.postgres;
+        // The approvals CLI finds the admin API at 127.0.0.1:18000 unless told otherwise.
+        const defaultAdmin = gw.admin.host === '127.0.0.1' && gw.admin.port === 18000;
+        const api = defaultAdmin ? '' : ` GATEHOUSE_API=http://${gw.admin.host}:${gw.admin.port}`;
         if (demo) {
           process.stdout.write(
             [
@@ -33,7 +36,8 @@ export function registerUp(program: Command): void {
               '',
               'Then try:  SELECT name, email, card_number FROM customers LIMIT 5;',
               "A write needs a DBA's approval:  UPDATE customers SET balance = 0 WHERE id = 1;",
-              `  then approve it:  GATEHOUSE_TOKEN=$(npx gatehouse token --sub dba-1 --groups dba) npx gatehouse approvals list`,
+              `  then approve it:  export GATEHOUSE_TOKEN=$(npx gatehouse token --sub dba-1 --groups dba)${api}`,
+              `                    npx gatehouse approvals list   and   npx gatehouse approvals approve ID --reason "…"`,
               `Admin and approvals API: http://${gw.admin.host}:${gw.admin.port}/api/v1/approvals`,
               `State (events, keys, demo data) is in ${gw.stateDir}. Stop with Ctrl-C.`,
               '',
