@@ -19,7 +19,7 @@ import type { OperationResult } from '../../core/sessions/session-service.ts';
 import type { FrameReader, Frame } from '../../wire/postgres/framer.ts';
 import type { MessageRelay } from '../../wire/postgres/relay.ts';
 import { BE, decodeCommandComplete, decodeErrorFields, decodeReadyForQuery, encodeErrorResponse, encodeNoticeResponse } from '../../wire/postgres/backend.ts';
-import { FE, decodeBind, decodeClose, decodeDescribe, decodeExecute, decodeParse, decodeQuery } from '../../wire/postgres/frontend.ts';
+import { FE, encodeParse, encodeQuery, encodeTerminate, decodeBind, decodeClose, decodeDescribe, decodeExecute, decodeParse, decodeQuery } from '../../wire/postgres/frontend.ts';
 import { GatewayError, clientMessage, isGatewayError } from '../../shared/errors.ts';
 import { sqlstateFor } from './sqlstate.ts';
 import type { ClassificationCache } from '../../core/classify/sql/cache.ts';
@@ -352,10 +352,10 @@ export class PgRelaySession {
 
   #refuse(extended: boolean, error: Buffer, out: Buffer[]): void {
     if (extended) {
-      out.push(frameOf(FE.Parse, Buffer.concat([Buffer.from('\0' + DENIED_SQL + '\0', 'utf8'), Buffer.from([0, 0])])));
+      out.push(encodeParse('', DENIED_SQL));
       this.#pending.push({ kind: 'execute', op: null, rows: 0, replaceError: error });
     } else {
-      out.push(frameOf(FE.Query, Buffer.from(DENIED_SQL + '\0', 'utf8')));
+      out.push(encodeQuery(DENIED_SQL));
       this.#pending.push({ kind: 'query', op: null, rows: null, error: null, replaceError: error });
     }
     this.#flushTo(out);
@@ -658,7 +658,7 @@ export class PgRelaySession {
     }
     client.end();
     if (reason !== 'client_terminated' && upstream.writable) {
-      upstream.end(frameOf(FE.Terminate, Buffer.alloc(0)));
+      upstream.end(encodeTerminate());
     } else {
       upstream.end();
     }

@@ -187,3 +187,11 @@ test('FE codes are the spec bytes', () => {
     { Query: 'Q', Parse: 'P', Bind: 'B', Execute: 'E', Describe: 'D', Close: 'C', Sync: 'S', Flush: 'H', Terminate: 'X', CopyData: 'd', CopyDone: 'c', CopyFail: 'f', FunctionCall: 'F', Password: 'p' },
   );
 });
+
+test('encodeParse round-trips through decodeParse, byte for byte with the spec layout', () => {
+  const m = fe.encodeParse('s1', 'SELECT $1', [23]);
+  // 'P', Int32 length 23 (4 + 3 + 10 + 2 + 4), "s1\0", "SELECT $1\0", Int16 1, Int32 23
+  assert.deepEqual(m, Buffer.from('500000001773310053454c45435420243100000100000017', 'hex'));
+  assert.deepEqual(fe.decodeParse(m.subarray(5)), { name: 's1', query: 'SELECT $1', paramTypes: [23] });
+  assert.deepEqual(fe.decodeParse(fe.encodeParse('', 'x').subarray(5)), { name: '', query: 'x', paramTypes: [] });
+});

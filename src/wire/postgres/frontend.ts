@@ -227,6 +227,13 @@ export function encodeQuery(sql: string): Buffer {
   return new PgWriter().cstring(sql).finish(FE.Query);
 }
 
+/** Parse: statement name, query text, then Int16 count of parameter type OIDs. */
+export function encodeParse(name: string, query: string, paramTypes: readonly number[] = []): Buffer {
+  const w = new PgWriter().cstring(name).cstring(query).int16(paramTypes.length);
+  for (const t of paramTypes) w.int32(t);
+  return w.finish(FE.Parse);
+}
+
 export function encodeSync(): Buffer {
   return emptyMessage(FE.Sync);
 }
