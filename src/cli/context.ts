@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { loadConfig } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
-import { isGatewayError } from '../shared/errors.ts';
+import { GatewayError, isGatewayError } from '../shared/errors.ts';
 
 export interface ConfigChoice {
   /** null in demo mode. */
@@ -40,4 +40,15 @@ export async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const c of process.stdin) chunks.push(c as Buffer);
   return Buffer.concat(chunks).toString('utf8');
+}
+
+/** `--claim key=value` options (repeatable) as a claims object. */
+export function parseClaims(list: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const c of list) {
+    const i = c.indexOf('=');
+    if (i <= 0) throw new GatewayError('GW_CONFIG_INVALID', `--claim expects key=value, got '${c}'`, { clientSafe: true });
+    out[c.slice(0, i)] = c.slice(i + 1);
+  }
+  return out;
 }

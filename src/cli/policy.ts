@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
-import { chooseConfig, fail } from './context.ts';
+import { chooseConfig, fail, parseClaims } from './context.ts';
 import { policyCheck, policyExplain, policyTest } from '../infra/policy/tools.ts';
 import { GatewayError } from '../shared/errors.ts';
 
@@ -13,16 +13,6 @@ function policyDir(explicit: string | undefined, configFile: string | undefined)
     throw new GatewayError('GW_CONFIG_INVALID', 'no policy folder: pass one, or set policy.dir in the configuration', { clientSafe: true });
   }
   return resolve(choice.baseDir, dir);
-}
-
-function claimsOf(list: string[]): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const c of list) {
-    const i = c.indexOf('=');
-    if (i <= 0) throw new GatewayError('GW_CONFIG_INVALID', `--claim expects key=value, got '${c}'`, { clientSafe: true });
-    out[c.slice(0, i)] = c.slice(i + 1);
-  }
-  return out;
 }
 
 export function registerPolicy(program: Command): void {
@@ -61,7 +51,7 @@ export function registerPolicy(program: Command): void {
         const out = await policyExplain({
           sub: opts.sub,
           groups: opts.groups.split(',').map((g) => g.trim()).filter(Boolean),
-          claims: claimsOf(opts.claim),
+          claims: parseClaims(opts.claim),
           kind: opts.kind === 'workload' ? 'workload' : 'human',
           connection: opts.connection,
           sql: opts.sql,

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { chooseConfig, fail } from './context.ts';
+import { chooseConfig, fail, parseClaims } from './context.ts';
 import { DevIssuer } from '../infra/idp/dev-issuer.ts';
 import { parseDuration } from '../config/duration.ts';
 import { GatewayError } from '../shared/errors.ts';
@@ -21,12 +21,7 @@ export function registerToken(program: Command): void {
             clientSafe: true,
           });
         }
-        const claims: Record<string, unknown> = {};
-        for (const c of opts.claim) {
-          const i = c.indexOf('=');
-          if (i <= 0) throw new GatewayError('GW_CONFIG_INVALID', `--claim expects key=value, got '${c}'`, { clientSafe: true });
-          claims[c.slice(0, i)] = c.slice(i + 1);
-        }
+        const claims = parseClaims(opts.claim);
         const issuer = await DevIssuer.load(choice.stateDir);
         const token = await issuer.sign({
           sub: opts.sub,
