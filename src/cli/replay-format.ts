@@ -41,6 +41,12 @@ export function sessionSummaries(events: readonly StoredEvent[]): SessionSummary
 
 const cell = (v: unknown): string => (v === null || v === undefined ? 'NULL' : String(v));
 
+function writeSample(r: { readonly columns: readonly string[]; readonly rows: readonly (readonly (string | null)[])[]; readonly truncated: boolean }, write: (s: string) => void): void {
+  write(`            ${r.columns.join(' | ')}\n`);
+  for (const row of r.rows) write(`            ${row.map(cell).join(' | ')}\n`);
+  if (r.truncated) write(`            … (first ${r.rows.length} rows kept)\n`);
+}
+
 export function printReplay(events: readonly StoredEvent[], json: boolean, write: (s: string) => void): void {
   const start = events[0]?.time ?? 0;
   for (const e of events) {
@@ -59,13 +65,11 @@ export function printReplay(events: readonly StoredEvent[], json: boolean, write
       case 'statement.denied':
         write(`${t}  ✗ DENIED ${e.statement}\n            ${e.message ?? e.decision.reasons.join(', ')}\n`);
         break;
-      case 'statement.result': {
-        write(`            ${e.columns.join(' | ')}\n`);
-        for (const row of e.rows) write(`            ${row.map(cell).join(' | ')}\n`);
-        if (e.truncated) write(`            … (first ${e.rows.length} rows kept)\n`);
+      case 'statement.result': // logs written before the sample moved into statement.finished
+        writeSample(e, write);
         break;
-      }
       case 'statement.finished':
+        if (e.result) writeSample(e.result, write);
         write(`${t}  < ${e.outcome}${e.rows !== null ? `, ${e.rows} rows` : ''} in ${e.durationMs} ms${e.error ? ` — ${e.error.code} ${e.error.message}` : ''}${e.masked && Object.keys(e.masked).length ? `, masked ${JSON.stringify(e.masked)}` : ''}\n`);
         break;
       case 'session.closed':

@@ -39,12 +39,18 @@ export interface GrantOptions {
   readonly maxPending: number;
 }
 
+/** How long active() may answer from its cache without asking the store. */
+const ACTIVE_CACHE_MS = 1000;
+const ACTIVE_CACHE_ENTRIES = 10_000;
+
 export class GrantBook {
   readonly #k: Kernel;
   readonly #opts: GrantOptions;
   readonly #endListeners = new Set<(g: Grant, reason: GrantEndReason) => void>();
   /** Grants whose expiry was already announced (a retried sweep does not announce twice). */
   readonly #expiryAnnounced = new Set<string>();
+  /** active(): the store's answer per person and connection, valid in [from, until). */
+  readonly #activeCache = new Map<string, { grants: Extract<Grant, { status: 'active' }>[]; from: number; until: number }>();
 
   constructor(kernel: Kernel, opts: GrantOptions) {
     this.#k = kernel;
@@ -82,6 +88,7 @@ export class GrantBook {
     };
     await this.#k.append(ev.grantRequested(g));
     store.insertGrant(g);
+    this.#activeCache.clear();
     this.#k.changed({ type: 'grant.requested', grant: g });
     return g;
   }
@@ -132,8 +139,20 @@ export class GrantBook {
   }
 
   active(principal: Principal, connection: string, now: number): ActiveGrant[] {
+    // Asked once per statement: the store's answer is kept until a grant changes here (#store, request),
+    // the earliest window ends, or ACTIVE_CACHE_MS pass (a bound on staleness should the store be written elsewhere).
+    const key = `${principal.issuer}\n${principal.subject}\n${connection}`;
+    let hit = this.#activeCache.get(key);
+    if (!hit || now < hit.from || now >= hit.until) {
+      const grants = this.#k.store.activeGrants(principal, connection, now);
+      let until = now + ACTIVE_CACHE_MS;
+      for (const g of grants) until = Math.min(until, g.expiresAt);
+      if (this.#activeCache.size >= ACTIVE_CACHE_ENTRIES) this.#activeCache.clear();
+      hit = { grants, from: now, until };
+      this.#activeCache.set(key, hit);
+    }
     // The store filters by window already; the clock check here is the second, independent guard.
-    return this.#k.store.activeGrants(principal, connection, now).filter((g) => g.activatedAt <= now && now < g.expiresAt);
+    return hit.grants.filter((g) => g.activatedAt <= now && now < g.expiresAt);
   }
 
   /** Expire one grant if due (takes the lock). False when it could not be recorded (retry later). */
@@ -183,6 +202,7 @@ export class GrantBook {
   }
 
   #store(next: Grant, expectedVersion: number): void {
+    this.#activeCache.clear();
     if (!this.#k.store.updateGrant(next, expectedVersion)) throw conflict('grant', next.id, this.#k.log);
   }
 }

@@ -17,6 +17,13 @@
 
 const MAX_DEPTH = 64;
 
+declare global {
+  interface String {
+    /** ES2024, in V8 since Node 20; not in the ES2022 lib this project targets. */
+    isWellFormed(): boolean;
+  }
+}
+
 /** With the `u` flag a surrogate *pair* is one code point, so this matches lone surrogates only. */
 const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
 
@@ -65,6 +72,68 @@ function serialize(value: unknown, depth: number): string | undefined {
   return out + '}';
 }
 
+const NEEDS_SERIALIZER: unique symbol = Symbol('needs the serializer');
+
+/**
+ * The fast path: a copy of `value` whose objects hold their keys in RFC 8785
+ * order, so that one native JSON.stringify call emits the canonical text
+ * (V8 keeps string keys in insertion order). Checks what JSON.stringify
+ * would not (non-finite numbers, BigInt, lone surrogates, depth). Returns
+ * NEEDS_SERIALIZER for the objects where insertion order is not output
+ * order — keys starting with a digit, which V8 may order as array indexes,
+ * and `__proto__` — and `serialize` handles the whole value. Measured about
+ * 2x faster than `serialize` on envelopes (bench/audit-append.ts).
+ */
+function sortedCopy(value: unknown, depth: number): unknown {
+  switch (typeof value) {
+    case 'string':
+      if (!value.isWellFormed()) throw new TypeError('Lone surrogate is not allowed');
+      return value;
+    case 'number':
+      if (!Number.isFinite(value)) throw new TypeError(`${value} is not allowed in JSON`);
+      return value;
+    case 'boolean':
+      return value;
+    case 'bigint':
+      throw new TypeError('BigInt is not allowed in JSON');
+    case 'undefined':
+    case 'function':
+    case 'symbol':
+      return undefined;
+  }
+  if (value === null) return null;
+  if (depth > MAX_DEPTH) throw new TypeError('value nests too deeply (or is circular)');
+  const obj = value as { toJSON?: unknown };
+  if (typeof obj.toJSON === 'function') return sortedCopy((obj.toJSON as () => unknown)(), depth + 1);
+  if (Array.isArray(value)) {
+    const out: unknown[] = new Array(value.length);
+    for (let i = 0; i < value.length; i++) {
+      const v = sortedCopy(value[i], depth + 1);
+      if (v === NEEDS_SERIALIZER) return v;
+      out[i] = v === undefined ? null : v;
+    }
+    return out;
+  }
+  const rec = value as Record<string, unknown>;
+  const keys = Object.keys(rec);
+  let sorted = true;
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i]!;
+    const c = k.charCodeAt(0);
+    if ((c >= 48 && c <= 57) || k === '__proto__') return NEEDS_SERIALIZER;
+    if (!k.isWellFormed()) throw new TypeError('Lone surrogate is not allowed');
+    if (i > 0 && keys[i - 1]! > k) sorted = false;
+  }
+  if (!sorted) keys.sort(); // default sort: UTF-16 code units, as §3.2.3 requires
+  const out: Record<string, unknown> = {};
+  for (const k of keys) {
+    const v = sortedCopy(rec[k], depth + 1);
+    if (v === NEEDS_SERIALIZER) return v;
+    if (v !== undefined) out[k] = v;
+  }
+  return out;
+}
+
 /**
  * Canonical JSON text of `value`. Throws on values JSON cannot represent
  * faithfully (NaN, ±Infinity, BigInt, lone surrogates, cycles, or a
@@ -72,6 +141,11 @@ function serialize(value: unknown, depth: number): string | undefined {
  * JSON.stringify does.
  */
 export function canonicalJson(value: unknown): string {
+  const ready = sortedCopy(value, 0);
+  if (ready !== NEEDS_SERIALIZER) {
+    if (ready === undefined) throw new TypeError('value has no JSON representation');
+    return JSON.stringify(ready);
+  }
   const out = serialize(value, 0);
   if (out === undefined) throw new TypeError('value has no JSON representation');
   return out;

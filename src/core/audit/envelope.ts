@@ -61,6 +61,8 @@ const ENVELOPE_ATTRS: ReadonlySet<string> = new Set([
   'statements',
   'durationMs',
   'rows',
+  // statement.finished: values masked per data class (class names and counts, never values)
+  'masked',
   'code',
   // retention.run
   'rules',
@@ -131,7 +133,7 @@ export interface SealedEvent {
 /** Retention class of an event's payload: statement text is kept as long as statements are. */
 export function payloadClassOf(type: string, payload: Readonly<Record<string, unknown>> = {}): PayloadClass {
   if (type.startsWith('recording.')) return 'recording';
-  if (type.includes('result')) return 'result';
+  if (type.includes('result') || 'result' in payload) return 'result';
   if (type.startsWith('statement.') || 'statement' in payload) return 'statement';
   return 'detail';
 }

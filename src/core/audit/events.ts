@@ -101,12 +101,23 @@ export type GatewayEvent =
       readonly error?: { readonly code: string; readonly message: string };
       /** Values masked per data class in this statement's results (counts only, never values). */
       readonly masked?: Readonly<Record<string, number>>;
+      /**
+       * Session recording: the first rows of the result as the client
+       * received them (after masking). Makes the payload a 'result' payload,
+       * removed with result retention.
+       */
+      readonly result?: {
+        readonly columns: readonly string[];
+        readonly rows: readonly (readonly (string | null)[])[];
+        /** More rows were sent than kept. */
+        readonly truncated: boolean;
+      };
     })
   | (Base & {
       /**
-       * Session recording: the first rows of a result as the client received
-       * them (after masking). A payload, so it is covered by a commitment and
-       * by result retention.
+       * Session recording as logs before version 0.2 wrote it: a separate
+       * event per result. Still read (replay); now `statement.finished`
+       * carries the sample (`result`), one event fewer per statement.
        */
       readonly type: 'statement.result';
       readonly sessionId: string;

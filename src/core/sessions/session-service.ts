@@ -256,6 +256,15 @@ export interface OperationResult {
   readonly error?: { readonly code: string; readonly message: string };
   /** Values masked per data class (counts only, never values), when masking changed any. */
   readonly masked?: Readonly<Record<string, number>>;
+  /** Session recording: the first rows as the client received them (after masking). */
+  readonly result?: ResultSample;
+}
+
+/** The first rows of a result as the client received them; `truncated` when more were sent than kept. */
+export interface ResultSample {
+  readonly columns: readonly string[];
+  readonly rows: readonly (readonly (string | null)[])[];
+  readonly truncated: boolean;
 }
 
 /**
@@ -417,13 +426,6 @@ export class Session {
     return { decision: { ...again, effect: 'deny' }, approvalId: gate.approval.id };
   }
 
-  /** Session recording: the first rows of a result as the client received them (a payload). */
-  recordResult(op: Operation, sample: { columns: readonly string[]; rows: readonly (readonly (string | null)[])[]; truncated: boolean }): void {
-    this.#deps.events
-      .append({ type: 'statement.result', time: this.#deps.clock.now(), sessionId: this.id, operationId: op.id, ...sample })
-      .catch((e) => this.log.error({ err: e, operationId: op.id }, 'could not record statement.result'));
-  }
-
   /** Called by Operation.finish; records the result without blocking the data path. */
   recordFinish(op: Operation, result: OperationResult): void {
     const now = this.#deps.clock.now();
@@ -439,6 +441,8 @@ export class Session {
         rows: result.rows,
         ...(result.error ? { error: result.error } : {}),
         ...(result.masked && Object.keys(result.masked).length > 0 ? { masked: result.masked } : {}),
+        // One event per finished statement, its result sample included (a 'result' payload, see envelope.ts).
+        ...(result.result ? { result: result.result } : {}),
       })
       .catch((e) => this.log.error({ err: e, operationId: op.id }, 'could not record statement.finished'));
   }

@@ -32,6 +32,12 @@ export function queryEvents(db: Database.Database, filter: QueryFilter): StoredE
   if (filter.sessionId !== undefined) {
     where.push('e.session_id = ?');
     args.push(filter.sessionId);
+    // The session's span turns the lookup into a primary-key range (schema.ts: there is no session_id index).
+    const span = sessionSpan(db, filter.sessionId);
+    if (span) {
+      where.push('e.seq BETWEEN ? AND ?');
+      args.push(span.first, span.last);
+    }
   }
   if (filter.types !== undefined) {
     if (filter.types.length === 0) return [];
@@ -64,6 +70,18 @@ export function queryEvents(db: Database.Database, filter: QueryFilter): StoredE
     }
   }
   return out;
+}
+
+/**
+ * First and last sequence number of a session, or undefined when unknown
+ * (then the caller scans: correct, only slower; also for a version-1 store
+ * opened read-only, which has no session_spans table).
+ */
+function sessionSpan(db: Database.Database, sessionId: string): { first: number; last: number } | undefined {
+  const has = db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'session_spans'`).get();
+  if (!has) return undefined;
+  const row = db.prepare('SELECT first_seq, last_seq FROM session_spans WHERE session_id = ?').get(sessionId) as { first_seq: number; last_seq: number } | undefined;
+  return row ? { first: row.first_seq, last: row.last_seq } : undefined;
 }
 
 /** Everything verification reads, exactly as stored. */

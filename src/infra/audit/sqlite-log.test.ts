@@ -294,3 +294,42 @@ test('anchoring: checkpoints copied to a directory reveal a rollback that the lo
   assert.match(r.firstError!.problem, /rolled back/);
   ro.close();
 });
+
+test('replay by session reads the session span; a version-1 store is migrated without touching evidence', async () => {
+  const dir = tempDir();
+  const log = openLog(dir, { checkpointEvery: { entries: 1000, seconds: 3600 } });
+  // Three sessions interleaved, written in several batches.
+  for (let batch = 0; batch < 3; batch++) {
+    await Promise.all(['a', 'b', 'c'].flatMap((s) => [1, 2].map((k) => log.append({ type: 'session.closed', time: 1000 + batch, sessionId: `ses_${s}`, reason: 'client_terminated', statements: batch * 10 + k }))));
+  }
+  const seqsOf = (l: AuditLog, s: string): number[] => l.query({ sessionId: s }).map((e) => e.seq);
+  const before = { a: seqsOf(log, 'ses_a'), b: seqsOf(log, 'ses_b'), c: seqsOf(log, 'ses_c') };
+  assert.equal(before.a.length, 6);
+  assert.deepEqual(log.query({ sessionId: 'ses_b' }).map((e) => (e as { statements: number }).statements), [1, 2, 11, 12, 21, 22]);
+  const spans = dbOf(log).prepare('SELECT session_id, first_seq, last_seq FROM session_spans ORDER BY session_id').all();
+  assert.deepEqual(spans, ['a', 'b', 'c'].map((s) => ({ session_id: `ses_${s}`, first_seq: before[s as 'a'][0], last_seq: before[s as 'a'].at(-1) })));
+  assert.deepEqual(seqsOf(log, 'ses_unknown'), []);
+  log.close();
+
+  // Rewrite the caches as schema version 1 had them.
+  const db = new Database(join(dir, AUDIT_DB_FILE));
+  const evidence = (): unknown => db.prepare('SELECT seq, body, leaf_hash FROM envelopes ORDER BY seq').all();
+  const kept = evidence();
+  db.exec(`DROP TABLE session_spans; CREATE INDEX envelopes_session ON envelopes (session_id, seq); UPDATE audit_meta SET value = '1' WHERE key = 'schema'`);
+  db.close();
+  // Read-only inspection of a version-1 store works (no spans: scan).
+  const old = openLog(dir, { mode: 'inspect' });
+  assert.deepEqual(seqsOf(old, 'ses_c'), before.c);
+  old.close();
+  const migrated = openLog(dir);
+  assert.deepEqual(seqsOf(migrated, 'ses_a'), before.a);
+  const mdb = dbOf(migrated);
+  assert.equal((mdb.prepare(`SELECT value FROM audit_meta WHERE key = 'schema'`).get() as { value: string }).value, '2');
+  assert.equal(mdb.prepare(`SELECT 1 FROM sqlite_master WHERE name = 'envelopes_session'`).get(), undefined);
+  assert.equal((mdb.prepare('SELECT count(*) AS n FROM session_spans').get() as { n: number }).n, 3);
+  const again = new Database(join(dir, AUDIT_DB_FILE), { readonly: true });
+  assert.deepEqual(again.prepare('SELECT seq, body, leaf_hash FROM envelopes ORDER BY seq').all(), kept);
+  again.close();
+  assert.equal(migrated.verify().ok, true);
+  migrated.close();
+});

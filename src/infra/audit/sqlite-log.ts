@@ -143,6 +143,8 @@ export class AuditLog implements EventSink {
     insPayload: Database.Statement;
     insCheckpoint: Database.Statement;
     putState: Database.Statement;
+    /** Null in inspect mode: a version-1 store opened read-only has no session_spans table. */
+    putSpan: Database.Statement | null;
   };
   private readonly commitTx: (seals: readonly SealedEvent[], f: MerkleFrontier, note: string | null, before: (() => void) | undefined) => number | null;
 
@@ -170,21 +172,34 @@ export class AuditLog implements EventSink {
       insEnvelope: db.prepare('INSERT INTO envelopes (seq, time, type, session_id, body, leaf_hash) VALUES (?, ?, ?, ?, ?, ?)'),
       insPayload: db.prepare('INSERT INTO payloads (seq, salt, body, class, expires_at) VALUES (?, ?, ?, ?, ?)'),
       insCheckpoint: db.prepare('INSERT INTO checkpoints (size, root, body) VALUES (?, ?, ?)'),
+      putSpan: this.writable
+        ? db.prepare(
+            'INSERT INTO session_spans (session_id, first_seq, last_seq) VALUES (?, ?, ?) ON CONFLICT (session_id) DO UPDATE SET last_seq = excluded.last_seq',
+          )
+        : null,
       putState: db.prepare(
         'INSERT INTO tree_state (id, size, frontier) VALUES (1, ?, ?) ON CONFLICT (id) DO UPDATE SET size = excluded.size, frontier = excluded.frontier',
       ),
     };
     this.commitTx = db.transaction((seals: readonly SealedEvent[], f: MerkleFrontier, note: string | null, before: (() => void) | undefined) => {
       before?.();
+      // One span upsert per session per batch (schema.ts: session_spans).
+      let spans: Map<string, [first: number, last: number]> | undefined;
       for (const s of seals) {
         const e = s.envelope;
         this.stmt.insEnvelope.run(e.seq, Math.trunc(e.time), e.type, e.sessionId ?? null, s.envelopeJson, s.leafHash);
+        if (e.sessionId !== undefined) {
+          const span = (spans ??= new Map()).get(e.sessionId);
+          if (span) span[1] = e.seq;
+          else spans.set(e.sessionId, [e.seq, e.seq]);
+        }
         if (s.payload) {
           const keep = this.retention[s.payload.class];
           const expiresAt = keep === undefined ? null : Math.trunc(e.time + keep * 1000);
           this.stmt.insPayload.run(e.seq, s.payload.salt, s.payload.body, s.payload.class, expiresAt);
         }
       }
+      if (spans) for (const [session, [first, last]] of spans) this.stmt.putSpan!.run(session, first, last);
       this.stmt.putState.run(f.size, f.serialize());
       if (note === null) return null;
       return Number(this.stmt.insCheckpoint.run(f.size, f.root(), note).lastInsertRowid);
@@ -267,7 +282,9 @@ export class AuditLog implements EventSink {
   private schedule(): void {
     if (this.flushScheduled) return;
     this.flushScheduled = true;
-    if (this.batchWindowMs > 0) setTimeout(() => this.flush(), this.batchWindowMs);
+    // While an fsync runs, appends wait for it anyway: commit them together when it ends (wal-sync.ts).
+    if (this.syncer?.busy) this.syncer.beforeNextSync(() => this.flush());
+    else if (this.batchWindowMs > 0) setTimeout(() => this.flush(), this.batchWindowMs);
     else setImmediate(() => this.flush());
   }
 
@@ -501,6 +518,7 @@ export class AuditLog implements EventSink {
       this.closed = true;
       // Anything still queued (the flush above failed) is refused, never dropped silently.
       for (const p of this.pending.splice(0)) p.reject(auditUnavailable());
+      this.syncer?.close();
       this.db.close();
     }
   }

@@ -605,13 +605,14 @@ export class PgRelaySession {
 
   #finish(op: Operation | null, result: OperationResult, mask?: StatementMask | null): void {
     const rec = op ? this.#recordings.get(op) : undefined;
-    if (op && rec && (rec.columns.length > 0 || rec.rows.length > 0)) {
-      this.#recordings.delete(op);
-      op.session.recordResult(op, { columns: rec.columns, rows: rec.rows, truncated: rec.truncated });
-    }
+    if (op) this.#recordings.delete(op);
     if (mask) this.#ep.masking?.finished(mask);
-    // The event records how many values of each class were masked (counts only).
-    op?.finish(mask?.hasCounts ? { ...result, masked: { ...mask.counts } } : result);
+    // The event records how many values of each class were masked (counts only), and the recorded rows.
+    op?.finish({
+      ...result,
+      ...(mask?.hasCounts ? { masked: { ...mask.counts } } : {}),
+      ...(rec && (rec.columns.length > 0 || rec.rows.length > 0) ? { result: { columns: rec.columns, rows: rec.rows, truncated: rec.truncated } } : {}),
+    });
   }
 
   /**
