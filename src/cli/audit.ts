@@ -8,7 +8,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { chooseConfig, fail } from './context.ts';
 import { openAuditForReading } from '../server/event-store.ts';
-import { readAnchors, verifyEvidence } from '../infra/audit/index.ts';
+import { anchorCoverage, readAnchors, verifyEvidence } from '../infra/audit/index.ts';
 import type { VerifyResult } from '../infra/audit/index.ts';
 import { GatewayError } from '../shared/errors.ts';
 import { printReplay, sessionSummaries } from './replay-format.ts';
@@ -45,6 +45,18 @@ function report(r: VerifyResult, what: string): void {
   process.exit(1);
 }
 
+/** What the anchored copies cover, so an empty folder or a stale copy is not mistaken for a protected log. */
+function reportAnchors(notes: readonly string[], dir: string, r: VerifyResult): void {
+  const { count, newestSize } = anchorCoverage(notes);
+  const size = r.checked.lastCheckpointSize;
+  if (count === 0) {
+    process.stderr.write(`anchors: WARNING — no anchored checkpoints (*.note) in ${dir}: nothing to compare against\n`);
+    return;
+  }
+  process.stdout.write(`anchors: ${count} anchored checkpoints from ${dir} compared; the newest covers entries 1..${newestSize}\n`);
+  if (newestSize < size) process.stdout.write(`anchors: entries ${newestSize + 1}..${size} are signed but not yet covered by an anchored checkpoint\n`);
+}
+
 export function registerAudit(program: Command): void {
   const audit = program.command('audit').description('the tamper-evident audit log (docs/audit.md)');
   audit
@@ -52,13 +64,15 @@ export function registerAudit(program: Command): void {
     .description('verify the live log: hashes, tree, signed checkpoints, sequence, payload commitments')
     .option('-c, --config <file>', 'configuration file')
     .option('--pubkey <file>', 'the public key checkpoints must verify with (default: the configured key)')
-    .option('--anchors <dir>', 'compare against checkpoints copied to this folder (reports a split view)')
+    .option('--anchors <dir>', 'compare against anchored checkpoints (*.note) in this folder: audit.anchorDir, or a copy of what the audit.anchorHttp receiver kept (reports a split view or rollback)')
     .action((opts: { config?: string; pubkey?: string; anchors?: string }) => {
       try {
         const { log, choice } = open(opts);
         const anchorDir = opts.anchors ?? (choice.config?.audit.anchorDir ? resolve(choice.baseDir, choice.config.audit.anchorDir) : undefined);
-        const r = log.verify(anchorDir ? { anchors: readAnchors(anchorDir) } : {});
+        const anchors = anchorDir ? readAnchors(anchorDir) : undefined;
+        const r = log.verify(anchors ? { anchors } : {});
         log.close();
+        if (anchors && anchorDir) reportAnchors(anchors, anchorDir, r);
         report(r, 'audit log');
       } catch (e) {
         fail(e);

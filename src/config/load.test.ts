@@ -196,3 +196,43 @@ test('an interpolated secret is not echoed by a failing check', () => {
   assert.equal(lines.length, 1);
   assert.doesNotMatch(lines.join('\n'), /top-secret-pw/);
 });
+
+test('audit.anchorHttp: normalised (vault: and ${ENV} header values, seconds); bad URLs and header values refused without being echoed', () => {
+  const ok = parseConfig(
+    `audit:\n  anchorHttp:\n    url: https://anchors.example.com/gatehouse\n    headers: { Authorization: vault:anchor-token, x-api-key: "\${ANCHOR_KEY}" }\n`,
+    { ANCHOR_KEY: 'k-123' },
+  );
+  assert.deepEqual(ok.audit.anchorHttp, {
+    url: 'https://anchors.example.com/gatehouse',
+    headers: { Authorization: { vault: 'anchor-token' }, 'x-api-key': { value: 'k-123' } },
+    timeout: 5,
+    queue: 1000,
+    maxBackoff: 60,
+  });
+  assert.equal(parseConfig('audit:\n  anchorHttp: { url: "http://127.0.0.1:9000/a" }\n').audit.anchorHttp?.url, 'http://127.0.0.1:9000/a');
+  const yaml = [
+    'audit:',
+    '  anchorHttp:',
+    '    url: https://user:pw-sekrit@anchors.example.com/',
+    '    headers:',
+    '      authorization: "Bearer tok-sekrit\\r\\nx-evil: 1"',
+    '      Content-Type: application/json',
+    '      X-Key: vault:bad name',
+    '      "bad header": x',
+    '    timeout: 0s',
+    '    queue: 0',
+  ].join('\n');
+  const lines = problems(yaml);
+  assert.deepEqual(lines.sort(), [
+    'audit.anchorHttp.headers.Content-Type: this header is set by Gatehouse',
+    'audit.anchorHttp.headers.X-Key: expected vault:NAME with NAME of 1-128 characters from A-Z a-z 0-9 _ . -',
+    'audit.anchorHttp.headers.authorization: expected a header value of at most 8192 characters without line breaks or control characters',
+    'audit.anchorHttp.headers.bad header: expected an HTTP header name',
+    'audit.anchorHttp.queue: expected an integer 1-100000',
+    'audit.anchorHttp.timeout: expected between 1s and 5m',
+    'audit.anchorHttp.url: credentials in the URL are not allowed; send them in a header with vault:NAME',
+  ]);
+  assert.ok(!lines.join('\n').includes('sekrit'));
+  assert.deepEqual(problems('audit:\n  anchorHttp: { url: "http://anchors.example.com/" }\n'), ['audit.anchorHttp.url: expected an https URL (http only to 127.0.0.1, localhost or [::1])']);
+  assert.deepEqual(problems('audit:\n  anchorHttp: { url: "https://a.example/", headers: { X-A: a, x-a: b } }\n'), ['audit.anchorHttp.headers.x-a: duplicate header (names are case-insensitive)']);
+});

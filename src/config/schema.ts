@@ -91,6 +91,86 @@ const vaultRef = z.string({ error: req('expected vault:NAME') }).transform((v, c
   return z.NEVER;
 });
 
+/** Header names Gatehouse sets itself or that only the HTTP layer may set. */
+const RESERVED_HEADERS = new Set(['content-type', 'content-length', 'host', 'transfer-encoding', 'connection', 'keep-alive', 'upgrade', 'te', 'trailer', 'x-gatehouse-checkpoint-size']);
+const HEADER_NAME = /^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,256}$/;
+
+/**
+ * A header value for the anchor receiver: `vault:NAME` (resolved at start),
+ * or text, which may come from `${ENV}` so a bearer token need not be in the
+ * file. Messages never repeat the value: it is usually a credential.
+ */
+const headerValue = z.string({ error: req('expected a string, vault:NAME or ${ENV_VAR}') }).transform((v, ctx): { readonly vault: string } | { readonly value: string } => {
+  const name = VAULT_REF.exec(v)?.[1];
+  if (name !== undefined) return { vault: name };
+  if (v.startsWith('vault:')) {
+    ctx.addIssue({ code: 'custom', message: 'expected vault:NAME with NAME of 1-128 characters from A-Z a-z 0-9 _ . -' });
+    return z.NEVER;
+  }
+  // Visible ASCII/Latin-1, space and tab only: fetch refuses anything else, and its error would quote the value.
+  if (!/^[\t\x20-\x7e\x80-\xff]*$/.test(v) || v.length > 8192) {
+    ctx.addIssue({ code: 'custom', message: 'expected a header value of at most 8192 characters without line breaks or control characters' });
+    return z.NEVER;
+  }
+  return { value: v };
+});
+
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
+/** https, or http to loopback only (a bearer token must not cross a network in cleartext); no credentials in the URL. */
+const anchorUrl = z.string({ error: req('expected an https URL') }).transform((v, ctx) => {
+  let u: URL;
+  try {
+    u = new URL(v);
+  } catch {
+    ctx.addIssue({ code: 'custom', message: 'expected an https URL' });
+    return z.NEVER;
+  }
+  const problem =
+    u.protocol !== 'https:' && !(u.protocol === 'http:' && LOOPBACK_HOSTS.has(u.hostname))
+      ? 'expected an https URL (http only to 127.0.0.1, localhost or [::1])'
+      : u.username || u.password
+        ? 'credentials in the URL are not allowed; send them in a header with vault:NAME'
+        : null;
+  if (problem) {
+    ctx.addIssue({ code: 'custom', message: problem });
+    return z.NEVER;
+  }
+  return u.href;
+});
+
+/** audit.anchorHttp: POST each new checkpoint to a receiver outside Gatehouse (docs/audit.md §10). */
+const anchorHttp = z.strictObject({
+  url: anchorUrl,
+  headers: z
+    .record(z.string(), headerValue)
+    .default({})
+    // Names are checked here rather than by a key schema, whose issues zod reports only as "invalid value".
+    .superRefine(
+      (h, ctx) => {
+        const seen = new Set<string>();
+        for (const k of Object.keys(h)) {
+          const lower = k.toLowerCase();
+          const message = !HEADER_NAME.test(k)
+            ? 'expected an HTTP header name'
+            : RESERVED_HEADERS.has(lower)
+              ? 'this header is set by Gatehouse'
+              : seen.has(lower)
+                ? 'duplicate header (names are case-insensitive)'
+                : null;
+          if (message) ctx.addIssue({ code: 'custom', path: [k], message });
+          seen.add(lower);
+        }
+      },
+      { when: (payload) => typeof payload.value === 'object' && payload.value !== null },
+    ),
+  /** Seconds per POST. */
+  timeout: duration.refine((s) => s >= 1 && s <= 300, { error: 'expected between 1s and 5m' }).prefault('5s'),
+  /** Checkpoints waiting for delivery; past it the oldest is skipped (a later one covers it). */
+  queue: intIn(1, 100_000, 'expected an integer 1-100000').default(1000),
+  /** Longest wait between retries (seconds). */
+  maxBackoff: duration.refine((s) => s >= 1 && s <= 3600, { error: 'expected between 1s and 1h' }).prefault('1m'),
+});
+
 /** A Postgres role name: quoted when used, so any text of 1-63 bytes without NUL. */
 const roleName = nonEmpty.refine((s) => Buffer.byteLength(s, 'utf8') <= 63 && !s.includes('\0'), {
   error: 'expected a role name of at most 63 bytes',
@@ -234,6 +314,8 @@ export const configSchema = z.strictObject({
         .prefault({}),
       /** A folder each new checkpoint is copied to (point it at write-once storage). */
       anchorDir: nonEmpty.optional(),
+      /** An HTTP receiver each new checkpoint is POSTed to (docs/audit.md §10). */
+      anchorHttp: anchorHttp.optional(),
       /** Payload retention per class (statement, result, recording, detail); absent: kept. */
       retention: z.partialRecord(z.enum(['statement', 'result', 'recording', 'detail'], { error: 'expected statement, result, recording or detail' }), duration).default({}),
       /** Rows of each result kept in the session recording (counts are always kept). */

@@ -7,18 +7,49 @@ import { join, resolve } from 'node:path';
 import type { Config } from '../config/schema.ts';
 import type { Logger } from '../core/logger.ts';
 import { existsSync } from 'node:fs';
-import { AUDIT_KEY_ENV, AUDIT_KEY_FILE, AuditLog, directoryAnchor, loadOrCreateSigningKey, parsePublicKeyPem } from '../infra/audit/index.ts';
+import { AUDIT_KEY_ENV, AUDIT_KEY_FILE, AuditLog, HttpAnchor, directoryAnchor, loadOrCreateSigningKey, parsePublicKeyPem } from '../infra/audit/index.ts';
+import type { CheckpointInfo } from '../infra/audit/index.ts';
+import type { SecretStore } from '../core/ports.ts';
 import { createPublicKey } from 'node:crypto';
 import { GatewayError } from '../shared/errors.ts';
 
 export type EventStore = AuditLog;
 
-export function openEventStore(opts: { stateDir: string; baseDir: string; instance: string; env: NodeJS.ProcessEnv; log: Logger; config: Config }): EventStore {
+export interface OpenedEventStore {
+  readonly store: EventStore;
+  /** The HTTP anchor (audit.anchorHttp), if configured; close it after the store so the final checkpoint is sent. */
+  readonly httpAnchor: HttpAnchor | null;
+}
+
+export function openEventStore(opts: {
+  stateDir: string;
+  baseDir: string;
+  instance: string;
+  env: NodeJS.ProcessEnv;
+  log: Logger;
+  config: Config;
+  /** Resolves `vault:NAME` header values of audit.anchorHttp (opened only when one is used). */
+  vault?: () => SecretStore;
+}): OpenedEventStore {
   const { config } = opts;
   const key = loadOrCreateSigningKey(opts.stateDir, opts.env);
   for (const w of key.warnings) opts.log.warn({}, w);
   const anchorDir = config.audit.anchorDir ? resolve(opts.baseDir, config.audit.anchorDir) : undefined;
-  return AuditLog.open({
+  const httpAnchor = config.audit.anchorHttp ? createHttpAnchor(config.audit.anchorHttp, opts.log.child({ component: 'audit-anchor' }), opts.vault) : null;
+  // Every sink gets every checkpoint; one failing does not keep the other from it.
+  const sinks: ((cp: CheckpointInfo) => void)[] = [];
+  if (anchorDir) sinks.push(directoryAnchor(anchorDir));
+  if (httpAnchor) sinks.push(httpAnchor.onCheckpoint);
+  const onCheckpoint = (cp: CheckpointInfo): void => {
+    for (const sink of sinks) {
+      try {
+        sink(cp);
+      } catch (e) {
+        opts.log.error({ err: e, size: cp.size }, 'could not anchor a checkpoint');
+      }
+    }
+  };
+  const store = AuditLog.open({
     stateDir: opts.stateDir,
     instance: opts.instance,
     signingKey: key.privateKey,
@@ -26,7 +57,33 @@ export function openEventStore(opts: { stateDir: string; baseDir: string; instan
     checkpointEvery: { entries: config.audit.checkpointEvery.entries, seconds: config.audit.checkpointEvery.interval },
     durability: config.audit.durability,
     ...(Object.keys(config.audit.retention).length ? { retention: config.audit.retention } : {}),
-    ...(anchorDir ? { onCheckpoint: directoryAnchor(anchorDir) } : {}),
+    ...(sinks.length ? { onCheckpoint } : {}),
+  });
+  // The delivery queue does not survive a restart: offer the newest checkpoint again; it covers any that were lost
+  // (no-op when opening just signed and offered it).
+  const newest = httpAnchor ? store.latestCheckpoint() : null;
+  if (httpAnchor && newest) httpAnchor.offer(newest);
+  return { store, httpAnchor };
+}
+
+/** Resolve header values (vault first, fail closed on a missing secret at start) and build the sink. */
+function createHttpAnchor(cfg: NonNullable<Config['audit']['anchorHttp']>, log: Logger, vault: (() => SecretStore) | undefined): HttpAnchor {
+  const headers: Record<string, string> = {};
+  for (const [name, v] of Object.entries(cfg.headers)) {
+    if ('value' in v) {
+      headers[name] = v.value;
+      continue;
+    }
+    if (!vault) throw new GatewayError('GW_CONFIG_INVALID', `audit.anchorHttp.headers.${name}: vault:NAME needs the vault`);
+    headers[name] = vault().get(v.vault);
+  }
+  return new HttpAnchor({
+    url: cfg.url,
+    headers,
+    timeoutMs: cfg.timeout * 1000,
+    maxQueue: cfg.queue,
+    maxBackoffMs: cfg.maxBackoff * 1000,
+    log,
   });
 }
 

@@ -22,6 +22,7 @@ import { Vault } from '../infra/vault/vault.ts';
 import { ensureDevCertificate, loadSecureContext } from '../infra/tls/certificates.ts';
 import { PostgresAdapter } from '../protocols/postgres/adapter.ts';
 import { openEventStore, type EventStore } from './event-store.ts';
+import type { HttpAnchor } from '../infra/audit/index.ts';
 import { buildCatalog, allowRules } from './catalog.ts';
 import { createLogger } from './logger.ts';
 import { buildCredentialSources, closeCredentialSources, sweepLeftoverRoles } from './credentials.ts';
@@ -82,7 +83,19 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const vault = needsVault || needsVaultForCredentials ? Vault.open({ stateDir, allowDevKey: config.identity.dev, env }) : null;
 
   let store: EventStore | null = null;
-  const events: EventSink = opts.events ?? (store = openEventStore({ stateDir, baseDir: opts.baseDir ?? process.cwd(), instance: hostname(), env, log, config }));
+  let httpAnchor: HttpAnchor | null = null;
+  if (!opts.events) {
+    ({ store, httpAnchor } = openEventStore({
+      stateDir,
+      baseDir: opts.baseDir ?? process.cwd(),
+      instance: hostname(),
+      env,
+      log,
+      config,
+      vault: () => vault ?? Vault.open({ stateDir, allowDevKey: config.identity.dev, env }),
+    }));
+  }
+  const events: EventSink = opts.events ?? store!;
 
   // The real Postgres grammar (WASM) must be loaded before the first statement.
   await initClassifier();
@@ -237,7 +250,9 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       approvalStore.close();
       policy?.close();
       await masking.close();
+      // Closing the store signs the final checkpoint; the anchor then gets a bounded time to send it.
       store?.close();
+      await httpAnchor?.close();
       log.info({}, 'stopped');
     })());
 

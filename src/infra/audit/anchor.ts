@@ -4,8 +4,9 @@
  * storage (WORM bucket mount, append-only NFS export, a host the gateway's
  * operators do not administer) and `verify` can then compare the live log
  * against the copies: a rollback or a rewritten history shows up as a split
- * view. The HTTP sink of issue 5 point 7 would be a second implementation of
- * the same `onCheckpoint` callback.
+ * view. The HTTP sink (anchor-http.ts) is a second implementation of the
+ * same `onCheckpoint` callback; its receiver keeps the notes as files the
+ * auditor reads with `readAnchors` the same way.
  */
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -30,4 +31,19 @@ export function readAnchors(dir: string): string[] {
     .filter((n) => n.endsWith('.note'))
     .sort()
     .map((n) => readFileSync(join(dir, n), 'utf8'));
+}
+
+/**
+ * How much of the log the anchored notes cover: their number and the largest
+ * size they claim (read from the note's size line, unverified: `verify`
+ * checks each note's signature and root). For the verify report, so an
+ * auditor sees an empty folder or a stale copy instead of a silent OK.
+ */
+export function anchorCoverage(notes: readonly string[]): { count: number; newestSize: number } {
+  let newestSize = 0;
+  for (const note of notes) {
+    const size = note.split('\n')[1];
+    if (size !== undefined && /^\d{1,15}$/.test(size)) newestSize = Math.max(newestSize, Number(size));
+  }
+  return { count: notes.length, newestSize };
 }
