@@ -33,7 +33,16 @@ export interface StatementAuthorizer {
  * written; callers refuse the operation in that case (fail closed).
  */
 export interface EventSink {
-  append(event: GatewayEvent): Promise<StoredEvent>;
+  /**
+   * Resolves once the event is durable. `lazy`: nobody waits for this event
+   * on the data path (statement.finished), so the sink may hold it briefly
+   * and write it with the next batch instead of a transaction of its own.
+   */
+  append(event: GatewayEvent, opts?: AppendOptions): Promise<StoredEvent>;
+}
+
+export interface AppendOptions {
+  readonly lazy?: boolean;
 }
 
 /** Read access to stored secrets (the vault). */

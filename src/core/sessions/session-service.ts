@@ -443,7 +443,7 @@ export class Session {
         ...(result.masked && Object.keys(result.masked).length > 0 ? { masked: result.masked } : {}),
         // One event per finished statement, its result sample included (a 'result' payload, see envelope.ts).
         ...(result.result ? { result: result.result } : {}),
-      })
+      }, { lazy: true })
       .catch((e) => this.log.error({ err: e, operationId: op.id }, 'could not record statement.finished'));
   }
 

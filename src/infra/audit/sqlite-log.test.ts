@@ -8,7 +8,7 @@ import Database from 'better-sqlite3';
 import { isGatewayError } from '../../shared/errors.ts';
 import { sampleEvents } from '../../core/audit/test-support.ts';
 import type { GatewayEvent } from '../../core/audit/events.ts';
-import { AuditLog, AUDIT_DB_FILE } from './sqlite-log.ts';
+import { AuditLog, AUDIT_DB_FILE, LAZY_FLUSH_MS } from './sqlite-log.ts';
 import { verifyBundle, verifyProof, verifyEvidence } from './bundle.ts';
 import { loadOrCreateSigningKey, publicKeyPem } from './keys.ts';
 import { ORIGIN, dbOf, openLog, tempDir, testKey } from './test-support.ts';
@@ -332,4 +332,29 @@ test('replay by session reads the session span; a version-1 store is migrated wi
   again.close();
   assert.equal(migrated.verify().ok, true);
   migrated.close();
+});
+
+test('lazy appends ride with the next batch, or are written on their own within LAZY_FLUSH_MS', async () => {
+  const dir = tempDir();
+  const log = openLog(dir, { checkpointEvery: { entries: 1000, seconds: 3600 } });
+  const t0 = Date.now();
+  const alone = await log.append(ev(0), { lazy: true });
+  assert.equal(alone.seq, 1);
+  assert.ok(Date.now() - t0 >= LAZY_FLUSH_MS - 2, 'a lazy append alone waits for its timer');
+  assert.equal(log.stats().batches, 1);
+  // A lazy append, then (in a later turn) one somebody waits for: one transaction for both.
+  const lazy = log.append(ev(1), { lazy: true });
+  await new Promise((r) => setImmediate(r));
+  const urgent = await log.append(ev(2));
+  assert.equal((await lazy).seq, 2);
+  assert.equal(urgent.seq, 3);
+  assert.equal(log.stats().batches, 2);
+  // close() writes what is still waiting.
+  const last = log.append(ev(3), { lazy: true });
+  log.close();
+  assert.equal((await last).seq, 4);
+  const reopened = openLog(dir, { mode: 'inspect' });
+  assert.equal(reopened.query().length, 4);
+  assert.equal(reopened.verify().ok, true);
+  reopened.close();
 });
