@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { GatewayError } from '../../shared/errors.ts';
-import { Masker, type MaskingRules, type PlanContext } from './engine.ts';
+import { IN_BYTES, Masker, type MaskingRules, type PlanContext } from './engine.ts';
 import { compileRules, globToRegExp } from './rules.ts';
 import { OID } from './pgtypes.ts';
 import { DETECTED_CLASSES, type ResultColumn } from './types.ts';
@@ -250,10 +250,62 @@ test('maskRanges gives the same values and counts as maskDataRow (text, non-UTF-
     const r = m.maskRanges(plan, { buf, start, len, count: values.length }, counts);
     const b = values.map((v, i) => {
       const x = r?.values[i];
+      if (x === IN_BYTES) return r!.bytes.subarray(r!.at[i], r!.at[i]! + r!.size[i]!);
       return x === undefined ? v : x === null ? null : typeof x === 'string' ? Buffer.from(x, r!.utf8[i] ? 'utf8' : 'latin1') : x;
     });
     assert.deepEqual(b.map((x) => x?.toString('hex') ?? null), a.values.map((x) => x?.toString('hex') ?? null), text.join(' | '));
     assert.deepEqual(counts, a.counts);
     assert.equal(r !== null, a.changed);
+  }
+});
+
+test('maskRanges byte paths (token and partial of ASCII text, constants) give what maskDataRow gives, many columns in a row', () => {
+  const rules: MaskingRules = {
+    columnRules: [
+      { pattern: 'c/public.t.tok*', cls: 'payment_card' },
+      { pattern: 'c/public.t.part', cls: 'us_ssn' },
+      { pattern: 'c/public.t.red', cls: 'iban' },
+      { pattern: 'c/public.t.js', cls: 'iban' },
+    ],
+    strategies: { payment_card: { kind: 'token', scope: 'identity' }, us_ssn: { kind: 'partial' }, iban: { kind: 'redact', mask: 'R-E.D#' } },
+    defaultStrategy: { kind: 'redact' },
+  };
+  const m = new Masker(rules, KEYS);
+  // 40 token columns: their 30-byte tokens outgrow the masker's first byte scratch within one row.
+  const names = [...Array.from({ length: 40 }, (_, i) => `tok${i}`), 'part', 'red', 'js', 'notes'];
+  const fields = names.map((name, i) => ({ name, tableOid: 7, columnAttr: i + 1, typeOid: name === 'js' ? OID.json : OID.text, format: 0 as const }));
+  const plan = m.planForRow(fields, { connection: 'c', unmask: NONE, resolveColumn: (_oid, att) => `public.t.${names[att - 1]}` });
+  const pick = <T>(a: readonly T[]): T => a[Math.floor(Math.random() * a.length)]!;
+  const ascii = (): string => Array.from({ length: Math.floor(Math.random() * 30) }, () => String.fromCharCode(Math.floor(Math.random() * 128))).join('');
+  for (let k = 0; k < 400; k++) {
+    const values = names.map((name): Buffer | null => {
+      if (Math.random() < 0.05) return null;
+      if (name === 'red') return Buffer.from(pick(['DE89370400440532013000', 'Ålborg', '']));
+      if (name === 'js') return Buffer.from(pick(['"x"', '{"a":1}']));
+      const t = pick([ascii(), ascii(), '123-45-6789', 'Ünïcødé 219-09-9999', 'x'.repeat(5000), 'card 4111 1111 1111 1111', '']);
+      return Buffer.from(t, Math.random() < 0.1 ? 'latin1' : 'utf8');
+    });
+    const a = m.maskDataRow(plan, values);
+    const buf = Buffer.concat(values.map((v) => v ?? Buffer.alloc(0)));
+    const start = new Int32Array(values.length);
+    const len = new Int32Array(values.length);
+    let pos = 0;
+    values.forEach((v, i) => {
+      start[i] = pos;
+      len[i] = v === null ? -1 : v.length;
+      pos += v?.length ?? 0;
+    });
+    const counts = {};
+    const r = m.maskRanges(plan, { buf, start, len, count: values.length }, counts);
+    const b = values.map((v, i) => {
+      const x = r?.values[i];
+      if (x === IN_BYTES) return r!.bytes.subarray(r!.at[i], r!.at[i]! + r!.size[i]!);
+      return x === undefined ? v : x === null ? null : typeof x === 'string' ? Buffer.from(x, r!.utf8[i] ? 'utf8' : 'latin1') : x;
+    });
+    assert.deepEqual(b.map((x) => x?.toString('hex') ?? null), a.values.map((x) => x?.toString('hex') ?? null));
+    assert.deepEqual(counts, a.counts);
+    assert.equal(r !== null, a.changed);
+    // No clear value of a bound column survives.
+    for (let i = 0; i < 40; i++) if (values[i] !== null) assert.match(b[i]!.toString('latin1'), /^tok_[a-z2-7]{26}$/);
   }
 });

@@ -24,7 +24,7 @@ import { isUtf8 } from 'node:buffer';
 import { GatewayError, isGatewayError } from '../../shared/errors.ts';
 import { DEFAULT_DETECTORS } from './detectors/index.ts';
 import { scalarKind, ARRAY_ELEMENT, OID, type ScalarKind } from './pgtypes.ts';
-import { DEFAULT_REDACT_MASK, deriveScopeKey, maskLeaf } from './strategies.ts';
+import { DEFAULT_REDACT_MASK, deriveScopeKey, maskLeaf, TOKEN_TEXT_BYTES, writePartialAscii, writeTokenText } from './strategies.ts';
 import { UNKNOWN_LINEAGE, type DataClass, type Detector, type ClassCounts, type ResultColumn, type Span, type StrategySpec, type TokenScope } from './types.ts';
 import { transformValue, type Leaf, type Visitor } from './values.ts';
 import { compileRules, type CompiledRules, type MaskingRules } from './rules.ts';
@@ -70,7 +70,21 @@ interface ColumnPlan {
    * `maskLeaf` of the value's text, so `maskRanges` can skip Buffers and
    * `transformValue` altogether. Null otherwise.
    */
-  wholeText: { readonly kind: ScalarKind; readonly strategy: StrategySpec; readonly key: Buffer | undefined; readonly constant: string | undefined } | null;
+  wholeText: WholeText | null;
+}
+
+interface WholeText {
+  readonly kind: ScalarKind;
+  readonly strategy: StrategySpec;
+  readonly key: Buffer | undefined;
+  /** `redact` reads nothing of the value: its replacement, as UTF-8 bytes, once per column. */
+  readonly constant: Buffer | undefined;
+  /**
+   * A `string` kind with `token` or `partial`: an ASCII value is masked from
+   * its bytes straight into the result's byte scratch (no string decoded or
+   * created); anything else takes `maskLeaf`.
+   */
+  readonly bytes: 'token' | 'partial' | null;
 }
 
 /**
@@ -93,9 +107,36 @@ export interface RowRanges {
 export interface RangeResult {
   readonly values: (Buffer | string | null | undefined)[];
   readonly utf8: Uint8Array;
+  /** Replacements written as bytes: where `values[i] === IN_BYTES`, value i is `bytes[at[i], at[i] + size[i])`. */
+  readonly bytes: Buffer;
+  readonly at: Int32Array;
+  readonly size: Int32Array;
 }
 
-export type RowPlan = { readonly passthrough: true } | { readonly passthrough: false; readonly columns: readonly ColumnPlan[]; readonly detectors: readonly Detector[] };
+/** The `RangeResult.values` marker of a replacement written into `RangeResult.bytes` (compared by identity). */
+export const IN_BYTES: Buffer = Buffer.alloc(0);
+
+export type RowPlan =
+  | { readonly passthrough: true }
+  | { readonly passthrough: false; readonly columns: readonly ColumnPlan[]; readonly detectors: readonly Detector[]; readonly prefilter: Prefilter };
+
+/**
+ * The detectors' hints in one shape (Detector.hints objects come in several,
+ * and reading them row after row made the prefilter's property loads
+ * megamorphic), compiled once per plan.
+ */
+interface Prefilter {
+  /** Some detector has no hints: every value may match. */
+  readonly always: boolean;
+  readonly hints: readonly { readonly minDigits: number; readonly minLength: number; readonly anyOf: readonly string[] | null }[];
+}
+
+function compilePrefilter(detectors: readonly Detector[]): Prefilter {
+  return {
+    always: detectors.some((d) => d.hints === undefined),
+    hints: detectors.map((d) => ({ minDigits: d.hints?.minDigits ?? 0, minLength: d.hints?.minLength ?? 0, anyOf: d.hints?.anyOf ?? null })),
+  };
+}
 
 export interface MaskRowResult {
   values: (Buffer | null)[];
@@ -143,7 +184,8 @@ const seen = new Uint32Array(256);
 let epoch = 0;
 const needles = new Map<string, Buffer>();
 
-function rawMayMatch(raw: Buffer, detectors: readonly Detector[]): boolean {
+function rawMayMatch(raw: Buffer, pf: Prefilter): boolean {
+  if (pf.always) return true;
   // One pass: count digits and stamp which bytes occur, so that a substring
   // hint costs a native search only when its first two bytes both occur.
   epoch = (epoch + 1) >>> 0 || 1;
@@ -153,21 +195,20 @@ function rawMayMatch(raw: Buffer, detectors: readonly Detector[]): boolean {
     seen[c] = epoch;
     if (c >= 48 && c <= 57) digits++;
   }
-  for (const d of detectors) {
-    const h = d.hints;
-    if (h === undefined) return true;
-    if (h.minDigits !== undefined && digits < h.minDigits) continue;
-    if (h.minLength !== undefined && raw.length < h.minLength) continue;
-    if (h.anyOf !== undefined && !h.anyOf.some((s) => rawIncludes(raw, s))) continue;
+  const hints = pf.hints;
+  for (let k = 0; k < hints.length; k++) {
+    const h = hints[k]!;
+    if (digits < h.minDigits || raw.length < h.minLength) continue;
+    if (h.anyOf !== null && !h.anyOf.some((s) => rawIncludes(raw, s))) continue;
     return true;
   }
   return seen[0x5c] === epoch && raw.includes(BACKSLASH_U);
 }
 
 /** rawMayMatch over `buf[from, from + n)` without creating a Buffer for it (the common value is short). */
-function rawMayMatchRange(buf: Buffer, from: number, n: number, detectors: readonly Detector[]): boolean {
+function rawMayMatchRange(buf: Buffer, from: number, n: number, pf: Prefilter): boolean {
   // Long values: the native substring search on a view is cheaper than the loop below.
-  if (n > 256) return rawMayMatch(buf.subarray(from, from + n), detectors);
+  if (n > 256 || pf.always) return rawMayMatch(buf.subarray(from, from + n), pf);
   epoch = (epoch + 1) >>> 0 || 1;
   let digits = 0;
   const end = from + n;
@@ -176,17 +217,17 @@ function rawMayMatchRange(buf: Buffer, from: number, n: number, detectors: reado
     seen[c] = epoch;
     if (c >= 48 && c <= 57) digits++;
   }
-  for (let k = 0; k < detectors.length; k++) {
-    const h = detectors[k]!.hints;
-    if (h === undefined) return true;
-    if (h.minDigits !== undefined && digits < h.minDigits) continue;
-    if (h.minLength !== undefined && n < h.minLength) continue;
-    if (h.anyOf !== undefined) {
-      // Substring hints: rawIncludes checks the byte stamps first, so the view is only made when they allow a match.
+  const hints = pf.hints;
+  for (let k = 0; k < hints.length; k++) {
+    const h = hints[k]!;
+    if (digits < h.minDigits || n < h.minLength) continue;
+    const anyOf = h.anyOf;
+    if (anyOf !== null) {
+      // Substring hints: the view is only made when the byte stamps of a needle's first two bytes allow a match.
       let any = false;
-      for (let j = 0; j < h.anyOf.length && !any; j++) {
-        const s = h.anyOf[j]!;
-        any = seen[s.charCodeAt(0)] === epoch && rawIncludes(buf.subarray(from, end), s);
+      for (let j = 0; j < anyOf.length && !any; j++) {
+        const s = anyOf[j]!;
+        any = seen[s.charCodeAt(0)] === epoch && (s.length === 1 || (seen[s.charCodeAt(1)] === epoch && rawIncludes(buf.subarray(from, end), s)));
       }
       if (!any) continue;
     }
@@ -194,6 +235,14 @@ function rawMayMatchRange(buf: Buffer, from: number, n: number, detectors: reado
   }
   return seen[0x5c] === epoch && buf.subarray(from, end).includes(BACKSLASH_U);
 }
+
+function isAsciiString(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) >= 0x80) return false;
+  return true;
+}
+
+/** Longer values take the string path (the byte scratch stays small; such values are rare). */
+const MAX_BYTES_VALUE = 4096;
 
 function isAsciiRange(buf: Buffer, from: number, n: number): boolean {
   const end = from + n;
@@ -218,6 +267,23 @@ function rawIncludes(raw: Buffer, s: string): boolean {
 }
 
 const PASSTHROUGH: RowPlan = Object.freeze({ passthrough: true });
+
+/** A tally for `maskRanges` with this plan: one slot per plan column. */
+export function newTally(plan: RowPlan): Float64Array {
+  return new Float64Array(plan.passthrough ? 0 : plan.columns.length);
+}
+
+/** Adds a `maskRanges` tally into `counts` (per class) and empties it. */
+export function flushTally(plan: RowPlan, tally: Float64Array, counts: ClassCounts): void {
+  if (plan.passthrough) return;
+  for (let c = 0; c < tally.length; c++) {
+    const n = tally[c]!;
+    if (n === 0) continue;
+    const cls = plan.columns[c]!.whole!;
+    counts[cls] = (counts[cls] ?? 0) + n;
+    tally[c] = 0;
+  }
+}
 
 /** Kinds whose text cannot carry a detectable value: never scanned (saves work on the hot path). */
 const UNSCANNED = new Set(['date', 'timestamp', 'timestamptz', 'uuid', 'bool', 'bytea', 'fixed']);
@@ -323,13 +389,17 @@ export class Masker {
         const kind = scalarKind(f.typeOid);
         // Only redact reads nothing of the value (fixed kinds depend on the type alone): a constant per column.
         const constant = strategy.kind === 'redact' ? (maskLeaf({ kind, text: '', typeOid: f.typeOid }, strategy, key) ?? undefined) : undefined;
-        const wholeText = f.format === 0 && !ARRAY_ELEMENT.has(f.typeOid) && strategy.kind !== 'null' ? { kind, strategy, key, constant } : null;
+        const bytes = kind === 'string' && (strategy.kind === 'token' || strategy.kind === 'partial') ? strategy.kind : null;
+        const wholeText: WholeText | null =
+          f.format === 0 && !ARRAY_ELEMENT.has(f.typeOid) && strategy.kind !== 'null'
+            ? { kind, strategy, key, constant: constant === undefined ? undefined : Buffer.from(constant, 'utf8'), bytes }
+            : null;
         columns.push({ index, name: f.name, typeOid: f.typeOid, format: f.format, whole, visit: (leaf) => maskLeaf(leaf, strategy, key), toNull: strategy.kind === 'null', rawText: false, wholeText });
       } else if (detectors.length > 0 && !UNSCANNED.has(scalarKind(elem)) && !(this.#skipNarrowIntegers && NARROW_INTEGERS.has(elem))) {
         columns.push({ index, name: f.name, typeOid: f.typeOid, format: f.format, whole, visit: (leaf) => this.#scanLeaf(leaf, detectors, this.#found), toNull: false, rawText: f.format === 0 || RAW_TEXT_BINARY.has(f.typeOid), wholeText: null });
       }
     });
-    return columns.length === 0 ? PASSTHROUGH : Object.freeze({ passthrough: false, columns, detectors });
+    return columns.length === 0 ? PASSTHROUGH : Object.freeze({ passthrough: false, columns, detectors, prefilter: compilePrefilter(detectors) });
   }
 
   maskDataRow(plan: RowPlan, values: readonly (Buffer | null)[]): MaskRowResult {
@@ -346,7 +416,7 @@ export class Masker {
           if (r === undefined) continue; // an array of NULLs only: nothing to mask
           counts[col.whole] = (counts[col.whole] ?? 0) + 1;
         } else {
-          if (col.rawText && !rawMayMatch(v, plan.detectors)) continue;
+          if (col.rawText && !rawMayMatch(v, plan.prefilter)) continue;
           this.#found.clear();
           r = transformValue(v, col.typeOid, col.format, 'scan', col.visit);
           for (const c of this.#found) counts[c] = (counts[c] ?? 0) + 1;
@@ -370,23 +440,36 @@ export class Masker {
    * payload): the same plan and results, without a Buffer per value. Text
    * columns masked as a whole are computed on their text directly; values
    * the raw-byte prefilter clears are not decoded; everything else takes the
-   * generic path. Adds what it masked to `counts`; returns null when nothing
-   * changed. Throws GW_MASKING_UNSUPPORTED naming the column, like maskDataRow.
-   * No allocation per row beyond the replacement strings (principle 3: this
-   * runs once per row of every masked result).
+   * generic path. `token` and `partial` of ASCII text (the common case) are
+   * computed from the value's bytes straight into a byte scratch: no string
+   * is decoded or created for them. Adds what it masked to `counts`; returns
+   * null when nothing changed. Throws GW_MASKING_UNSUPPORTED naming the
+   * column, like maskDataRow. No allocation per row beyond the replacement
+   * strings of the other paths (principle 3: this runs once per row of every
+   * masked result). The result and its arrays belong to the Masker: valid
+   * until its next call. With `tally` (one slot per plan column, see
+   * `flushTally`), values masked as a whole are counted there instead of in
+   * `counts`.
    */
-  maskRanges(plan: RowPlan, row: RowRanges, counts: ClassCounts): RangeResult | null {
+  maskRanges(plan: RowPlan, row: RowRanges, counts: ClassCounts, tally?: Float64Array): RangeResult | null {
     if (plan.passthrough) return null;
     let changed = false;
     if (this.#rangeValues.length < row.count) {
       this.#rangeValues = new Array(row.count);
       this.#rangeUtf8 = new Uint8Array(row.count);
+      this.#rangeAt = new Int32Array(row.count);
+      this.#rangeSize = new Int32Array(row.count);
     }
     const values = this.#rangeValues;
     const utf8 = this.#rangeUtf8;
+    const at = this.#rangeAt;
+    const size = this.#rangeSize;
     for (let i = 0; i < row.count; i++) values[i] = undefined;
     const { buf, start, len } = row;
-    for (const col of plan.columns) {
+    let bpos = 0;
+    const columns = plan.columns;
+    for (let c = 0; c < columns.length; c++) {
+      const col = columns[c]!;
       const i = col.index;
       if (i >= row.count) continue;
       const n = len[i]!;
@@ -395,27 +478,47 @@ export class Masker {
       let r: Buffer | string | null | undefined;
       let wide = false;
       const wt = col.wholeText;
-      if (col.toNull) {
-        r = null;
-        counts[col.whole!] = (counts[col.whole!] ?? 0) + 1;
-      } else if (wt !== null) {
-        counts[col.whole!] = (counts[col.whole!] ?? 0) + 1;
+      if (col.toNull || wt !== null) {
+        // Counted per plan column when the caller keeps a tally (flushTally): a keyed store per value costs more.
+        if (tally !== undefined) tally[c]!++;
+        else counts[col.whole!] = (counts[col.whole!] ?? 0) + 1;
+      }
+      if (col.toNull) r = null;
+      else if (wt !== null) {
         if (wt.constant !== undefined) r = wt.constant;
         else {
-          // Byte-faithful like values.ts: UTF-8 when valid (ASCII is both), else Latin-1.
           const ascii = isAsciiRange(buf, from, n);
-          wide = !ascii && isUtf8(buf.subarray(from, from + n));
-          const text = buf.toString(wide ? 'utf8' : 'latin1', from, from + n);
-          try {
-            r = maskLeaf({ kind: wt.kind, text, typeOid: col.typeOid }, wt.strategy, wt.key);
-          } catch (e) {
-            throw columnError(col, e);
+          if (ascii && wt.bytes !== null && n <= MAX_BYTES_VALUE) {
+            // ASCII text: its bytes are its UTF-8, so token and partial work on them in place.
+            const need = wt.bytes === 'token' ? TOKEN_TEXT_BYTES : n;
+            if (this.#bytes.length - bpos < need) this.#growBytes(bpos + need);
+            let w: number;
+            try {
+              w = wt.bytes === 'token' ? writeTokenText(wt.key, buf, from, n, this.#bytes, bpos) : writePartialAscii(buf, from, n, this.#bytes, bpos);
+            } catch (e) {
+              throw columnError(col, e);
+            }
+            at[i] = bpos;
+            size[i] = w;
+            bpos += w;
+            r = IN_BYTES;
+          } else {
+            // Byte-faithful like values.ts: UTF-8 when valid (ASCII is both), else Latin-1.
+            wide = !ascii && isUtf8(buf.subarray(from, from + n));
+            const text = buf.toString(wide ? 'utf8' : 'latin1', from, from + n);
+            try {
+              r = maskLeaf({ kind: wt.kind, text, typeOid: col.typeOid }, wt.strategy, wt.key);
+            } catch (e) {
+              throw columnError(col, e);
+            }
+            // An ASCII value is valid UTF-8: a replacement beyond ASCII (a configured mask) is written as UTF-8, as values.ts does.
+            if (ascii && typeof r === 'string' && !isAsciiString(r)) wide = true;
           }
         }
       } else {
-        if (col.whole === null && col.rawText && !rawMayMatchRange(buf, from, n, plan.detectors)) continue;
+        if (col.whole === null && col.rawText && !rawMayMatchRange(buf, from, n, plan.prefilter)) continue;
         // The generic path, for this value only.
-        const one = this.maskDataRow({ passthrough: false, columns: [{ ...col, index: 0 }], detectors: plan.detectors }, [buf.subarray(from, from + n)]);
+        const one = this.maskDataRow({ passthrough: false, columns: [{ ...col, index: 0 }], detectors: plan.detectors, prefilter: plan.prefilter }, [buf.subarray(from, from + n)]);
         if (!one.changed) continue;
         r = one.values[0]!;
         for (const k in one.counts) counts[k] = (counts[k] ?? 0) + one.counts[k]!;
@@ -424,11 +527,27 @@ export class Masker {
       utf8[i] = wide ? 1 : 0;
       changed = true;
     }
-    return changed ? { values, utf8 } : null;
+    if (!changed) return null;
+    const res = this.#result;
+    if (res.values !== values || res.at !== at || res.bytes !== this.#bytes) this.#result = { values, utf8, bytes: this.#bytes, at, size };
+    return this.#result;
+  }
+
+  /** Grows the byte scratch, keeping what this row wrote already. */
+  #growBytes(need: number): void {
+    const next = Buffer.allocUnsafe(Math.max(need, this.#bytes.length * 2));
+    this.#bytes.copy(next);
+    this.#bytes = next;
   }
 
   #rangeValues: (Buffer | string | null | undefined)[] = [];
   #rangeUtf8 = new Uint8Array(0);
+  #rangeAt = new Int32Array(0);
+  #rangeSize = new Int32Array(0);
+  /** Replacements of one row written as bytes (RangeResult.bytes), reused row after row. */
+  #bytes = Buffer.allocUnsafe(1024);
+  /** The result, reused while its arrays are the same (no object per row). */
+  #result: RangeResult = { values: this.#rangeValues, utf8: this.#rangeUtf8, bytes: this.#bytes, at: this.#rangeAt, size: this.#rangeSize };
 
   /**
    * Detectors over free text: ErrorResponse/NoticeResponse fields,

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import fc from 'fast-check';
 import { GatewayError } from '../../shared/errors.ts';
-import { deriveScopeKey, maskValue, partialText, tokenNumber, tokenText, type MaskValueContext } from './strategies.ts';
+import { deriveScopeKey, maskValue, partialText, tokenNumber, tokenText, TOKEN_TEXT_BYTES, writePartialAscii, writeTokenText, type MaskValueContext } from './strategies.ts';
 import { integerToNumericBinary, numericBinaryToText, OID, rewriteArrayBinary, rewriteArrayText } from './pgtypes.ts';
 import { rewriteJsonText } from './json.ts';
 import type { StrategySpec } from './types.ts';
@@ -199,4 +199,29 @@ test('tokenText equals tok_ + base32 of the first 128 bits of HMAC-SHA256 (node:
   for (const v of ['', 'a', '4111111111111111', '123-45-6789', 'Ünïcødé 😀', 'x'.repeat(300), ...Array.from({ length: 200 }, () => Math.random().toString(36))]) {
     assert.equal(tokenText(key, v), reference(v), v);
   }
+});
+
+test('the byte forms: writeTokenText and writePartialAscii equal tokenText and partialText for ASCII values', () => {
+  const key = deriveScopeKey(Buffer.alloc(32, 3), 'identity', 'iss|alice');
+  const ascii = fc.string({ unit: fc.integer({ min: 0, max: 0x7f }).map((c) => String.fromCharCode(c)), maxLength: 120 });
+  fc.assert(
+    fc.property(ascii, fc.nat(20), (v, pad) => {
+      // The value sits somewhere inside a larger buffer, as in a DataRow.
+      const src = Buffer.concat([Buffer.alloc(pad, 0x41), Buffer.from(v, 'latin1'), Buffer.alloc(3, 0x42)]);
+      const out = Buffer.alloc(pad + 200, 0xee);
+      assert.equal(writeTokenText(key, src, pad, v.length, out, pad), TOKEN_TEXT_BYTES);
+      assert.equal(out.toString('latin1', pad, pad + TOKEN_TEXT_BYTES), tokenText(key, v));
+      assert.equal(writePartialAscii(src, pad, v.length, out, pad), v.length);
+      assert.equal(out.toString('latin1', pad, pad + v.length), partialText(v));
+    }),
+    { numRuns: 1000 },
+  );
+  for (const v of ['', 'a', 'ab', '123-45-6789', '4111 1111 1111 1111', 'tab\there\n', 'x'.repeat(300), 'DE89370400440532013000']) {
+    const out = Buffer.alloc(400);
+    writePartialAscii(Buffer.from(v), 0, v.length, out, 0);
+    assert.equal(out.toString('latin1', 0, v.length), partialText(v), v);
+    writeTokenText(key, Buffer.from(v), 0, v.length, out, 0);
+    assert.equal(out.toString('latin1', 0, TOKEN_TEXT_BYTES), tokenText(key, v), v);
+  }
+  assert.throws(() => writeTokenText(undefined, Buffer.from('x'), 0, 1, Buffer.alloc(40), 0), (e: unknown) => e instanceof GatewayError && e.code === 'GW_INTERNAL');
 });

@@ -58,7 +58,7 @@ function base32(b: Buffer): string {
 /** Precomputed HMAC states per key object (the engine keeps its scope keys, so this hits). */
 const hmacs = new WeakMap<Buffer, HmacSha256>();
 
-function digest(key: Buffer | undefined, canonical: string): Buffer {
+function hmacFor(key: Buffer | undefined): HmacSha256 {
   // Fail closed: a token strategy without its key is a configuration error, never a clear value.
   if (key === undefined) throw new GatewayError('GW_INTERNAL', 'token masking needs a key');
   let h = hmacs.get(key);
@@ -66,42 +66,58 @@ function digest(key: Buffer | undefined, canonical: string): Buffer {
     h = new HmacSha256(key);
     hmacs.set(key, h);
   }
-  return h.digest(canonical);
+  return h;
+}
+
+function digest(key: Buffer | undefined, canonical: string): Buffer {
+  return hmacFor(key).digest(canonical);
+}
+
+/** Bytes of a `token` text: `tok_` + 26 base32 characters. */
+export const TOKEN_TEXT_BYTES = 30;
+
+/**
+ * Writes `tok_` + base32 of the first 128 bits of the digest words `w` into
+ * `out` at `pos` (TOKEN_TEXT_BYTES bytes, Latin-1 = ASCII). The same as
+ * `tok_${base32(digest.subarray(0, 16))}` without allocating the digest,
+ * iterating a Buffer or concatenating 26 strings.
+ */
+function writeTokenWords(w: Int32Array, out: Uint8Array, pos: number): number {
+  out[pos] = 0x74; // t
+  out[pos + 1] = 0x6f; // o
+  out[pos + 2] = 0x6b; // k
+  out[pos + 3] = 0x5f; // _
+  // Character k is bits [5k, 5k + 5) of the 128-bit big-endian string (the 26th has 3 bits and 2 zero bits).
+  for (let k = 0, bit = 0; k < 26; k++, bit += 5) {
+    const i = bit >>> 5;
+    const off = bit & 31;
+    const v = off <= 27 ? w[i]! >>> (27 - off) : (w[i]! << (off - 27)) | (i < 3 ? w[i + 1]! >>> (59 - off) : 0);
+    out[pos + 4 + k] = B32_CODES[v & 31]!;
+  }
+  return TOKEN_TEXT_BYTES;
 }
 
 /** `tok_` + 128 bits of the HMAC in lower-case base32 (26 characters): safe inside array and composite literals. */
 export function tokenText(key: Buffer | undefined, value: string): string {
-  // The hot path of the token strategy: the same as `tok_${base32(digest(...).subarray(0, 16))}`
-  // without allocating the digest, iterating a Buffer or concatenating 26 strings.
-  if (key === undefined) throw new GatewayError('GW_INTERNAL', 'token masking needs a key');
-  let h = hmacs.get(key);
-  if (h === undefined) {
-    h = new HmacSha256(key);
-    hmacs.set(key, h);
-  }
-  const w = h.digestWords(value);
-  const out = TOKEN_CHARS;
-  let pos = 4;
-  let acc = 0;
-  let bits = 0;
-  for (let i = 0; i < 4; i++) {
-    const word = w[i]!;
-    for (let sh = 24; sh >= 0; sh -= 8) {
-      acc = ((acc << 8) | ((word >>> sh) & 0xff)) & 0xfff;
-      bits += 8;
-      while (bits >= 5) {
-        out[pos++] = B32_CODES[(acc >>> (bits - 5)) & 31]!;
-        bits -= 5;
-      }
-    }
-  }
-  out[pos++] = B32_CODES[(acc << (5 - bits)) & 31]!; // 128 bits = 25 × 5 + 3
-  return out.toString('latin1', 0, pos);
+  const n = writeTokenWords(hmacFor(key).digestWords(value), TOKEN_CHARS, 0);
+  return TOKEN_CHARS.toString('latin1', 0, n);
+}
+
+/**
+ * `tokenText` of the value whose UTF-8 bytes are `src[from, from + n)`,
+ * written into `out` at `pos` (TOKEN_TEXT_BYTES bytes; returns that count).
+ * For callers that hold the bytes already (a DataRow value): the HMAC reads
+ * them in place, so no string is decoded or created. The caller guarantees
+ * the bytes are the UTF-8 encoding of the value's text (ASCII is), which is
+ * what makes the token equal to `tokenText` of that text.
+ */
+export function writeTokenText(key: Buffer | undefined, src: Uint8Array, from: number, n: number, out: Uint8Array, pos: number): number {
+  return writeTokenWords(hmacFor(key).digestBytes(src, from, n), out, pos);
 }
 
 const B32_CODES = Buffer.from('abcdefghijklmnopqrstuvwxyz234567', 'latin1');
 /** `tok_` + 26 characters, written in place (the engine is synchronous). */
-const TOKEN_CHARS = Buffer.from('tok_' + ' '.repeat(26), 'latin1');
+const TOKEN_CHARS = Buffer.alloc(TOKEN_TEXT_BYTES);
 
 /**
  * A deterministic positive number that fits the column: 4 digits for int2, 9
@@ -164,6 +180,27 @@ function partialAscii(s: string): string {
 }
 
 const PARTIAL_SCRATCH = Buffer.alloc(256);
+
+/**
+ * `partialText` of an ASCII value given as bytes `src[from, from + n)`,
+ * written into `out` at `pos`; returns n (the result has the value's
+ * length). For ASCII, `partialText` is this byte-wise rule whether or not
+ * the text is printable: only A-Z, a-z and 0-9 are letters or digits there
+ * (strategies.test.ts checks the equivalence). The caller guarantees ASCII.
+ */
+export function writePartialAscii(src: Uint8Array, from: number, n: number, out: Uint8Array, pos: number): number {
+  const end = from + n;
+  let alnum = 0;
+  for (let i = from; i < end; i++) if (isAlnum(src[i]!)) alnum++;
+  let keep = Math.min(4, alnum >>> 1);
+  let cut = end;
+  while (keep > 0 && cut > from) if (isAlnum(src[--cut]!)) keep--;
+  for (let i = from; i < end; i++) {
+    const c = src[i]!;
+    out[pos++] = i < cut && isAlnum(c) ? 0x2a : c;
+  }
+  return n;
+}
 
 /** The last min(4, half) digits of the integer part, as a number (`4111111111111111` → `1111`). */
 function partialNumber(text: string): string {

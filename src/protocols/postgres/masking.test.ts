@@ -5,9 +5,9 @@ import type { Classification } from '../../core/classify/sql/types.ts';
 import { compileRules } from '../../core/masking/engine.ts';
 import { initLineage } from '../../core/masking/lineage/index.ts';
 import { GatewayError } from '../../shared/errors.ts';
-import { encodeDataRow } from '../../wire/postgres/rows.ts';
+import { decodeDataRow, encodeDataRow } from '../../wire/postgres/rows.ts';
 import { CatalogSnapshot, type CatalogRegistry, type UpstreamCatalog } from './catalog.ts';
-import { MaskingService, type Prepared, type SessionMasking } from './masking.ts';
+import { coalesce, MaskingService, type Prepared, type SessionMasking } from './masking.ts';
 
 const log = { child: () => log, debug() {}, info() {}, warn() {}, error() {} };
 const SNAPSHOT = new CatalogSnapshot(
@@ -125,6 +125,36 @@ test('notification payloads go through the detectors', () => {
   const out = m.maskNotification(frame);
   assert.equal(out.subarray(5).toString('latin1'), '\0\0\0*chan\0ssn ***-**-9999\0');
   assert.equal(out.readInt32BE(1), out.length - 1);
+});
+
+test('DataRow rewriting: the same values as the generic engine path, unmasked values byte for byte, rewritten rows contiguous for coalesce', async () => {
+  const m = service().forSession(session());
+  const p = await query(m, 'SELECT id, name, ssn, card FROM people');
+  assert.ok(p.refuse === undefined && p.ctx);
+  m.onRowDescription(rowDescription([['id', 100, 1, 23], ['name', 100, 2, 25], ['ssn', 100, 3, 25], ['card', 100, 4, 25]]), p.ctx, 0);
+  const plan = m.masker.planForRow(
+    [1, 2, 3, 4].map((att) => ({ name: String(att), tableOid: 100, columnAttr: att, typeOid: att === 1 ? 23 : 25, format: 0 as const })),
+    { connection: 'c', unmask: new Set(), resolveColumn: (oid, att) => SNAPSHOT.columnName(oid, att) },
+  );
+  const samples: (string | null)[][] = [
+    ['1', 'Ada', '123-45-6789', '4111111111111111'],
+    ['2', 'mail bob@example.com', null, ''],
+    ['3', 'Ünïcødé 219-09-9999', 'Ålborg-12', 'x'.repeat(3000)],
+    ['4', null, '\t1\n', '42'],
+  ];
+  const out: Buffer[] = [];
+  for (let k = 0; k < 200; k++) {
+    const values = samples[k % samples.length]!.map((v) => (v === null ? null : Buffer.from(v)));
+    const frame = encodeDataRow(values);
+    const got: Buffer = p.ctx.maskRow(frame);
+    out.push(got);
+    const want = encodeDataRow(m.masker.maskDataRow(plan, values).values);
+    assert.deepEqual(got, want, `row ${k}`);
+    assert.deepEqual(decodeDataRow(got.subarray(5))[0], values[0]);
+  }
+  // Short rewritten rows are carved one after another from one slab: they coalesce into few segments.
+  assert.ok(coalesce(out).length < 10);
+  assert.deepEqual(Buffer.concat(coalesce(out)), Buffer.concat(out));
 });
 
 function int32(n: number): Buffer {

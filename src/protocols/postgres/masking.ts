@@ -32,7 +32,7 @@
 import type { Logger } from '../../core/logger.ts';
 import type { Session } from '../../core/sessions/session-service.ts';
 import type { Classification } from '../../core/classify/sql/types.ts';
-import { Masker, type ColumnLineage, type CompiledRules, type RangeResult, type RowPlan, type RowRanges } from '../../core/masking/engine.ts';
+import { flushTally, IN_BYTES, Masker, newTally, type ColumnLineage, type CompiledRules, type RangeResult, type RowPlan, type RowRanges } from '../../core/masking/engine.ts';
 import { lineageForColumns, type LineageCatalog, type LineageResult } from '../../core/masking/lineage/index.ts';
 import { ALL_UNKNOWN, analyzeQuery, LineageSessionState, type QueryLineage, type StatementLineage } from '../../core/masking/lineage/statements.ts';
 import { OID } from '../../core/masking/pgtypes.ts';
@@ -480,8 +480,9 @@ export class SessionMasking {
 
 /** The masking of one Query or Execute, attached to the relay's pending entry. */
 export class StatementMask {
-  /** Values masked per class in this statement (counts only). */
-  readonly counts: ClassCounts = {};
+  readonly #counts: ClassCounts = {};
+  /** DataRow values masked per plan column, not yet added to #counts (see Masker.maskRanges). */
+  #tally: { readonly plan: RowPlan; readonly slots: Float64Array } | null = null;
   #plan: RowPlan | null = null;
   /** Hold DataRows (to rewrite them). True until a plan says otherwise: no plan means fail closed. */
   #hold = true;
@@ -503,13 +504,23 @@ export class StatementMask {
     readonly invalidatesCatalog: boolean,
   ) {}
 
+  /** Values masked per class in this statement (counts only). */
+  get counts(): ClassCounts {
+    this.#flushTally();
+    return this.#counts;
+  }
+
   add(counts: ClassCounts): void {
-    for (const k in counts) this.counts[k] = (this.counts[k] ?? 0) + counts[k]!;
+    for (const k in counts) this.#counts[k] = (this.#counts[k] ?? 0) + counts[k]!;
   }
 
   get hasCounts(): boolean {
     for (const _ in this.counts) return true;
     return false;
+  }
+
+  #flushTally(): void {
+    if (this.#tally) flushTally(this.#tally.plan, this.#tally.slots, this.#counts);
   }
 
   #statement(): StatementLineage | null {
@@ -569,7 +580,12 @@ export class StatementMask {
       const plan = this.#plan!;
       if (plan.passthrough) return frame;
       const row = dataRowRanges(frame);
-      const r = this.owner.masker.maskRanges(plan, row, this.counts);
+      let t = this.#tally;
+      if (t === null || t.plan !== plan) {
+        this.#flushTally();
+        t = this.#tally = { plan, slots: newTally(plan) };
+      }
+      const r = this.owner.masker.maskRanges(plan, row, this.#counts, t.slots);
       return r === null ? frame : encodeDataRowRanges(row, r);
     } catch (e) {
       throw failure(e, this.owner.log);
@@ -732,8 +748,9 @@ const ROW: { buf: Buffer; start: Int32Array; len: Int32Array; count: number } = 
 
 /** Value ranges of a whole DataRow message (header included), valid until the next call. */
 function dataRowRanges(frame: Buffer): RowRanges {
-  if (frame.length < 7) throw new GatewayError('GW_FRAME_MALFORMED', 'DataRow message is truncated', { clientSafe: true });
-  const n = frame.readUInt16BE(5);
+  const total = frame.length;
+  if (total < 7) throw new GatewayError('GW_FRAME_MALFORMED', 'DataRow message is truncated', { clientSafe: true });
+  const n = (frame[5]! << 8) | frame[6]!;
   if (n > ROW.start.length) {
     ROW.start = new Int32Array(n);
     ROW.len = new Int32Array(n);
@@ -742,68 +759,95 @@ function dataRowRanges(frame: Buffer): RowRanges {
   const lens = ROW.len;
   let pos = 7;
   for (let i = 0; i < n; i++) {
-    if (frame.length - pos < 4) throw new GatewayError('GW_FRAME_MALFORMED', 'DataRow message is truncated', { clientSafe: true });
-    const len = frame.readInt32BE(pos);
+    if (total - pos < 4) throw new GatewayError('GW_FRAME_MALFORMED', 'DataRow message is truncated', { clientSafe: true });
+    const len = (frame[pos]! << 24) | (frame[pos + 1]! << 16) | (frame[pos + 2]! << 8) | frame[pos + 3]!;
     pos += 4;
     starts[i] = pos;
     lens[i] = len;
     if (len === -1) continue;
-    if (len < 0 || frame.length - pos < len) throw new GatewayError('GW_FRAME_MALFORMED', 'DataRow message is malformed', { clientSafe: true });
+    if (len < 0 || total - pos < len) throw new GatewayError('GW_FRAME_MALFORMED', 'DataRow message is malformed', { clientSafe: true });
     pos += len;
   }
-  if (pos !== frame.length) throw new GatewayError('GW_FRAME_MALFORMED', 'DataRow message has trailing bytes', { clientSafe: true });
+  if (pos !== total) throw new GatewayError('GW_FRAME_MALFORMED', 'DataRow message has trailing bytes', { clientSafe: true });
   ROW.buf = frame;
   ROW.count = n;
   return ROW;
 }
 
+/** Up to this many bytes, a byte loop copies faster than Buffer.copy (whose per-call overhead dominates short values). */
 const SHORT = 48;
 
-/** The rewritten DataRow: unchanged values copied from their ranges, replacements written in place. */
+/** Copies `src[from, from + n)` to `out` at `pos`; returns n. */
+function copyBytes(src: Uint8Array, from: number, n: number, out: Buffer, pos: number): number {
+  if (n > SHORT) return out.set(src.subarray(from, from + n), pos), n;
+  for (let j = 0; j < n; j++) out[pos + j] = src[from + j]!;
+  return n;
+}
+
+function putInt32(out: Buffer, v: number, pos: number): void {
+  out[pos] = v >>> 24;
+  out[pos + 1] = v >>> 16;
+  out[pos + 2] = v >>> 8;
+  out[pos + 3] = v;
+}
+
+/**
+ * The rewritten DataRow: replacements written in place; unchanged values
+ * copied from the frame, each run of consecutive ones (with their length
+ * words, which are adjacent in the frame) in one copy.
+ */
 function encodeDataRowRanges(row: RowRanges, r: RangeResult): Buffer {
   const { buf, start, len, count } = row;
+  const { values, utf8, bytes, at, size: bsize } = r;
   let size = 4 + 2;
   for (let i = 0; i < count; i++) {
-    const v = r.values[i];
+    const v = values[i];
     size += 4;
     if (v === undefined) size += len[i]! > 0 ? len[i]! : 0;
     else if (v === null) continue;
-    else if (typeof v === 'string') size += r.utf8[i] ? Buffer.byteLength(v, 'utf8') : v.length;
+    else if (v === IN_BYTES) size += bsize[i]!;
+    else if (typeof v === 'string') size += utf8[i] ? Buffer.byteLength(v, 'utf8') : v.length;
     else size += v.length;
   }
   const out = slab(1 + size);
   out[0] = 0x44; // 'D'
-  out.writeInt32BE(size, 1);
-  out.writeUInt16BE(count, 5);
+  putInt32(out, size, 1);
+  out[5] = count >>> 8;
+  out[6] = count;
   let pos = 7;
+  // The pending run of unchanged values: frame bytes [runFrom, runEnd), or runFrom -1.
+  let runFrom = -1;
+  let runEnd = 0;
   for (let i = 0; i < count; i++) {
-    const v = r.values[i];
+    const v = values[i];
     if (v === undefined) {
-      const n = len[i]!;
-      out.writeInt32BE(n, pos);
-      pos += 4;
-      if (n > SHORT) pos += buf.copy(out, pos, start[i]!, start[i]! + n);
-      else if (n > 0) {
-        // Short values: a byte loop costs less than Buffer.copy's per-call overhead.
-        for (let j = start[i]!, e = j + n; j < e; j++) out[pos++] = buf[j]!;
-      }
-    } else if (v === null) {
-      out.writeInt32BE(-1, pos);
-      pos += 4;
-    } else {
-      const at = pos;
-      pos += 4;
-      let n: number;
-      if (typeof v === 'string') {
-        if (!r.utf8[i] && v.length <= SHORT) {
-          for (let j = 0; j < v.length; j++) out[pos + j] = v.charCodeAt(j);
-          n = v.length;
-        } else n = out.write(v, pos, r.utf8[i] ? 'utf8' : 'latin1');
-      } else n = v.copy(out, pos);
-      out.writeInt32BE(n, at);
-      pos += n;
+      if (runFrom < 0) runFrom = start[i]! - 4;
+      runEnd = start[i]! + (len[i]! > 0 ? len[i]! : 0);
+      continue;
     }
+    if (runFrom >= 0) {
+      pos += copyBytes(buf, runFrom, runEnd - runFrom, out, pos);
+      runFrom = -1;
+    }
+    if (v === null) {
+      putInt32(out, -1, pos);
+      pos += 4;
+      continue;
+    }
+    const lenAt = pos;
+    pos += 4;
+    let n: number;
+    if (v === IN_BYTES) n = copyBytes(bytes, at[i]!, bsize[i]!, out, pos);
+    else if (typeof v === 'string') {
+      if (!utf8[i] && v.length <= SHORT) {
+        for (let j = 0; j < v.length; j++) out[pos + j] = v.charCodeAt(j);
+        n = v.length;
+      } else n = out.write(v, pos, utf8[i] ? 'utf8' : 'latin1');
+    } else n = copyBytes(v, 0, v.length, out, pos);
+    putInt32(out, n, lenAt);
+    pos += n;
   }
+  if (runFrom >= 0) pos += copyBytes(buf, runFrom, runEnd - runFrom, out, pos);
   // allocUnsafe memory must never leave the process partly unwritten.
   if (pos !== out.length) throw new GatewayError('GW_INTERNAL', 'DataRow size mismatch');
   return out;
