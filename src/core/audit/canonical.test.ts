@@ -33,3 +33,14 @@ test('RFC 8785 examples and edge cases', () => {
   assert.throws(() => canonicalJson(cyc));
   assert.throws(() => canonicalJson(undefined));
 });
+
+test('canonicalStable: a declared-immutable object gives the same text, is frozen, and is reused', async () => {
+  const { canonicalStable } = await import('./canonical.ts');
+  const identity = { subject: 'alice', issuer: 'https://idp', groups: ['b', 'a'], ci: { ref: 'main', '1x': 'digit key' } };
+  const expected = canonicalize(identity);
+  const stable = canonicalStable(identity);
+  assert.equal(stable, identity);
+  assert.ok(Object.isFrozen(identity) && Object.isFrozen(identity.groups) && Object.isFrozen(identity.ci));
+  assert.equal(canonicalJson(identity), expected);
+  assert.equal(canonicalJson({ z: 1, who: identity, a: [identity] }), canonicalize({ z: 1, who: identity, a: [identity] }));
+});

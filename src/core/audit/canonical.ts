@@ -74,6 +74,28 @@ function serialize(value: unknown, depth: number): string | undefined {
 
 const NEEDS_SERIALIZER: unique symbol = Symbol('needs the serializer');
 
+/** Objects declared immutable with `canonicalStable`, and their prepared copies. */
+const STABLE = new WeakMap<object, unknown>();
+
+/**
+ * Declare `value` immutable for the rest of its life (it is deep-frozen) so
+ * its sorted copy is prepared once and reused by every canonicalJson call
+ * that meets it: an identity is written into every event of its session.
+ */
+export function canonicalStable<T extends object>(value: T): T {
+  deepFreeze(value, 0);
+  const ready = sortedCopy(value, 0);
+  if (ready !== null && typeof ready === 'object') deepFreeze(ready, 0);
+  STABLE.set(value, ready);
+  return value;
+}
+
+function deepFreeze(value: unknown, depth: number): void {
+  if (value === null || typeof value !== 'object' || Object.isFrozen(value) || depth > MAX_DEPTH) return;
+  Object.freeze(value);
+  for (const v of Object.values(value)) deepFreeze(v, depth + 1);
+}
+
 /**
  * The fast path: a copy of `value` whose objects hold their keys in RFC 8785
  * order, so that one native JSON.stringify call emits the canonical text
@@ -103,6 +125,8 @@ function sortedCopy(value: unknown, depth: number): unknown {
   }
   if (value === null) return null;
   if (depth > MAX_DEPTH) throw new TypeError('value nests too deeply (or is circular)');
+  const stable = STABLE.get(value as object);
+  if (stable !== undefined) return stable;
   const obj = value as { toJSON?: unknown };
   if (typeof obj.toJSON === 'function') return sortedCopy((obj.toJSON as () => unknown)(), depth + 1);
   if (Array.isArray(value)) {

@@ -20,6 +20,7 @@ import type { Principal } from '../identity/principal.ts';
 import type { Clock } from '../../shared/clock.ts';
 import type { Logger } from '../logger.ts';
 import type { Decision } from '../policy/decision.ts';
+import { canonicalStable } from '../audit/canonical.ts';
 import { decisionRecord, type IdentityRef, type Outcome } from '../audit/events.ts';
 import { GatewayError, isGatewayError } from '../../shared/errors.ts';
 import { newId } from '../../shared/ids.ts';
@@ -79,13 +80,14 @@ export function identityRef(p: Principal): IdentityRef {
     const v = p.claims[k];
     if (typeof v === 'string' || typeof v === 'number') ci[k] = String(v);
   }
-  return {
+  // Written into every event of the session: its canonical form is prepared once (and it is frozen).
+  return canonicalStable({
     issuer: p.issuer,
     subject: p.subject,
-    groups: p.groups,
+    groups: [...p.groups],
     kind: p.kind,
     ...(Object.keys(ci).length ? { ci } : {}),
-  };
+  });
 }
 
 export type SessionState = 'open' | 'closing' | 'closed';
