@@ -8,7 +8,7 @@
 //
 // Environment: BENCH_SECONDS (default 15), BENCH_CLIENTS (default 4), BENCH_EVENTS (default 100000).
 
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseConfig } from '../src/config/load.ts';
@@ -58,14 +58,40 @@ connections:
   return { gw, token, dir };
 }
 
-async function pgbench(port: number, token: string): Promise<{ tps: number; latency: number }> {
-  const r = await run('pgbench', ['-n', '-S', '-M', 'simple', '-c', String(clients), '-j', '2', '-T', String(seconds), `host=127.0.0.1 port=${port} dbname=customers user=bench sslmode=disable`], {
-    env: { PGPASSWORD: token },
-    timeoutMs: (seconds + 60) * 1000,
-  });
-  if (r.code !== 0) throw new Error(r.stderr);
-  const p = parsePgbench(r.stdout);
-  return { tps: p.tps, latency: p.latencyMs ?? NaN };
+interface PgbenchRun {
+  tps: number;
+  latency: number;
+  /** Per-transaction latencies (ms) from pgbench's transaction log (-l). */
+  samples: number[];
+}
+
+async function pgbench(port: number, token: string): Promise<PgbenchRun> {
+  const logDir = await mkdtemp(join(tmpdir(), 'gh-bench-audit-log-'));
+  try {
+    const r = await run(
+      'pgbench',
+      ['-n', '-S', '-M', 'simple', '-c', String(clients), '-j', '2', '-T', String(seconds), '-l', `--log-prefix=${join(logDir, 'tx')}`, `host=127.0.0.1 port=${port} dbname=customers user=bench sslmode=disable`],
+      { env: { PGPASSWORD: token }, timeoutMs: (seconds + 60) * 1000 },
+    );
+    if (r.code !== 0) throw new Error(r.stderr);
+    const p = parsePgbench(r.stdout);
+    // Each line: client_id transaction_no time_us script_no epoch epoch_us (pgbench docs, "Per-Transaction Logging").
+    const samples: number[] = [];
+    for (const f of await readdir(logDir)) {
+      for (const line of (await readFile(join(logDir, f), 'utf8')).split('\n')) {
+        const us = Number(line.split(' ')[2]);
+        if (line && Number.isFinite(us)) samples.push(us / 1000);
+      }
+    }
+    return { tps: p.tps, latency: p.latencyMs ?? NaN, samples };
+  } finally {
+    await removeDir(logDir);
+  }
+}
+
+function percentile(xs: number[], q: number): number {
+  const sorted = [...xs].sort((x, y) => x - y);
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * q))] ?? NaN;
 }
 
 let seq = 0;
@@ -74,19 +100,26 @@ const on = await gateway('on');
 const onNormal = await gateway('normal', undefined, 'normal');
 const off = await gateway('off', nullSink);
 try {
-  const runs = { on: [] as { tps: number; latency: number }[], normal: [] as { tps: number; latency: number }[], off: [] as { tps: number; latency: number }[] };
+  const runs = { on: [] as PgbenchRun[], normal: [] as PgbenchRun[], off: [] as PgbenchRun[] };
   for (let i = 0; i < 2; i++) {
     runs.off.push(await pgbench(off.gw.postgres.port, off.token));
     runs.on.push(await pgbench(on.gw.postgres.port, on.token));
     runs.normal.push(await pgbench(onNormal.gw.postgres.port, onNormal.token));
   }
-  const avg = (xs: { tps: number; latency: number }[], k: 'tps' | 'latency') => xs.reduce((a, x) => a + x[k], 0) / xs.length;
+  const avg = (xs: PgbenchRun[], k: 'tps' | 'latency') => xs.reduce((acc, x) => acc + x[k], 0) / xs.length;
+  const pct = (xs: PgbenchRun[], q: number) => percentile(xs.flatMap((x) => x.samples), q);
+  const line = (label: string, xs: PgbenchRun[]) =>
+    console.log(`${label.padEnd(32)} ${avg(xs, 'tps').toFixed(0).padStart(8)} tps   latency avg ${avg(xs, 'latency').toFixed(3)} ms, p50 ${pct(xs, 0.5).toFixed(3)} ms, p99 ${pct(xs, 0.99).toFixed(3)} ms`);
   console.log('');
-  console.log(`2. pgbench -S -M simple, ${clients} clients, 2 × ${seconds} s each, alternating (2 events per statement when on)`);
-  console.log(`audit log off (no-op sink)       ${avg(runs.off, 'tps').toFixed(0).padStart(8)} tps   latency ${avg(runs.off, 'latency').toFixed(3)} ms`);
-  console.log(`audit log on, durability full    ${avg(runs.on, 'tps').toFixed(0).padStart(8)} tps   latency ${avg(runs.on, 'latency').toFixed(3)} ms`);
-  console.log(`audit log on, durability normal  ${avg(runs.normal, 'tps').toFixed(0).padStart(8)} tps   latency ${avg(runs.normal, 'latency').toFixed(3)} ms`);
-  console.log(`added latency per statement: ${(avg(runs.on, 'latency') - avg(runs.off, 'latency')).toFixed(3)} ms (pgbench average)`);
+  console.log(`2. pgbench -S -M simple, ${clients} clients, 2 × ${seconds} s each, alternating (2 events per statement when on; latencies from pgbench -l)`);
+  line('audit log off (no-op sink)', runs.off);
+  line('audit log on, durability full', runs.on);
+  line('audit log on, durability normal', runs.normal);
+  for (const [label, xs] of [['full', runs.on], ['normal', runs.normal]] as const) {
+    console.log(
+      `added latency per statement, durability ${label}: p50 ${(pct(xs, 0.5) - pct(runs.off, 0.5)).toFixed(3)} ms, p99 ${(pct(xs, 0.99) - pct(runs.off, 0.99)).toFixed(3)} ms, avg ${(avg(xs, 'latency') - avg(runs.off, 'latency')).toFixed(3)} ms`,
+    );
+  }
   console.log(`log on (full) / off   = ${(avg(runs.on, 'tps') / avg(runs.off, 'tps')).toFixed(2)}x   (target >= 0.85x)`);
   console.log(`log on (normal) / off = ${(avg(runs.normal, 'tps') / avg(runs.off, 'tps')).toFixed(2)}x`);
 } finally {
