@@ -220,7 +220,14 @@ export class EphemeralCredentials implements SessionCredentials {
         }
       });
     } catch (e) {
-      log.error({ connection, role, ...pgFailure(e) }, 'could not revoke a temporary role (its VALID UNTIL still bounds it; the next start-up sweep drops it)');
+      // Several connections on one cluster sweep at once: a concurrent DROP ROLE can fail ours ("tuple
+      // concurrently updated"). If the role is gone, it was revoked, just not by this call.
+      const stillThere = await this.#admin
+        .run(async (c) => ((await c.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [role])).rowCount ?? 1) > 0)
+        .catch(() => true);
+      if (!stillThere && reason === 'leftover') gone = true;
+      else if (!stillThere) dropped = true;
+      else log.error({ connection, role, ...pgFailure(e) }, 'could not revoke a temporary role (its VALID UNTIL still bounds it; the next start-up sweep drops it)');
     }
     issuedHere.delete(role);
     if (gone) return; // dropped meanwhile by another sweep (two connections on one cluster): nothing to record
