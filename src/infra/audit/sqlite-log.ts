@@ -44,6 +44,7 @@ import { createAuditSchema } from './schema.ts';
 import { publicKeyPem } from './keys.ts';
 import { writeBundle, type ExportOptions, type ExportSummary } from './export.ts';
 import { WalSyncer } from './wal-sync.ts';
+import { WalCheckpointer } from './wal-checkpointer.ts';
 import { loadTreeState, startupProblem, type LastCheckpoint } from './startup.ts';
 import { inclusionProofFor, queryEvents, readStore, selectExpired, type QueryFilter } from './read.ts';
 
@@ -130,6 +131,8 @@ export class AuditLog implements EventSink {
   private readonly onCheckpoint: ((cp: CheckpointInfo) => void) | undefined;
   /** Set for durability 'full': resolves appends only after their commit is fsynced. */
   private readonly syncer: WalSyncer | undefined;
+  /** Write mode: SQLite's WAL checkpoints on a worker thread instead of inside commits (wal-checkpointer.ts). */
+  private walCheckpointer: WalCheckpointer | undefined;
 
   /** Compact range of the committed tree. */
   private frontier: MerkleFrontier;
@@ -139,7 +142,8 @@ export class AuditLog implements EventSink {
   private timer: NodeJS.Timeout | undefined;
   private lazyTimer: NodeJS.Timeout | undefined;
   private closed = false;
-  private readonly counters = { batches: 0, appended: 0, refused: 0, checkpoints: 0, largestBatch: 0 };
+  private readonly counters = { batches: 0, appended: 0, refused: 0, checkpoints: 0, largestBatch: 0, checkpointerErrors: 0 };
+  private lastCheckpointerError: string | undefined;
 
   private readonly stmt: {
     insEnvelope: Database.Statement;
@@ -223,7 +227,11 @@ export class AuditLog implements EventSink {
       // 'full' is NORMAL plus our own off-thread WAL fsync before appends resolve (wal-sync.ts).
       db.pragma('synchronous = NORMAL');
       db.pragma('busy_timeout = 5000');
-      if (!inspect) createAuditSchema(db);
+      if (!inspect) {
+        createAuditSchema(db);
+        // Checkpoints run on a worker thread (wal-checkpointer.ts), not inside our commits.
+        db.pragma('wal_autocheckpoint = 0');
+      }
       const log = new AuditLog(opts, db);
       if (!inspect) log.startWriting();
       return log;
@@ -251,6 +259,27 @@ export class AuditLog implements EventSink {
     if (this.every.seconds > 0) {
       this.timer = setInterval(() => this.onTimer(), this.every.seconds * 1000);
       this.timer.unref();
+    }
+    this.walCheckpointer = new WalCheckpointer({
+      dbPath: join(this.stateDir, AUDIT_DB_FILE),
+      onError: (message) => {
+        this.counters.checkpointerErrors++;
+        this.lastCheckpointerError = message;
+      },
+    });
+  }
+
+  /** After a commit: let the worker know, and checkpoint here when the WAL has grown past its bound. */
+  private afterCommitted(): void {
+    const c = this.walCheckpointer;
+    if (!c) return;
+    c.noteCommit();
+    if (!c.due()) return;
+    try {
+      this.db.pragma('wal_checkpoint(PASSIVE)');
+      c.checkpointed();
+    } catch {
+      // Not an append failure: the frames stay in the WAL and the next commit tries again.
     }
   }
 
@@ -388,6 +417,7 @@ export class AuditLog implements EventSink {
       body = note.slice(0, note.lastIndexOf('\n\n') + 1);
     }
     const id = this.commitTx(seals, f, note, before);
+    this.afterCommitted();
     // Appends wait for the off-thread fsync (flush); the rare synchronous writers sync here.
     const syncedNow = this.syncer !== undefined && (forceCheckpoint || before !== undefined);
     if (syncedNow) this.syncer!.syncNow();
@@ -414,8 +444,25 @@ export class AuditLog implements EventSink {
   }
 
   /** Counters since open (for metrics and tests). */
-  stats(): { batches: number; appended: number; refused: number; checkpoints: number; largestBatch: number; pending: number; size: number } {
-    return { ...this.counters, pending: this.pending.length, size: this.frontier.size };
+  stats(): {
+    batches: number;
+    appended: number;
+    refused: number;
+    checkpoints: number;
+    largestBatch: number;
+    pending: number;
+    size: number;
+    checkpointerErrors: number;
+    walCheckpoints: number;
+    lastCheckpointerError?: string;
+  } {
+    return {
+      ...this.counters,
+      pending: this.pending.length,
+      size: this.frontier.size,
+      walCheckpoints: this.walCheckpointer?.reports ?? 0,
+      ...(this.lastCheckpointerError ? { lastCheckpointerError: this.lastCheckpointerError } : {}),
+    };
   }
 
   private requireKey(): KeyObject {
@@ -542,6 +589,7 @@ export class AuditLog implements EventSink {
       // Anything still queued (the flush above failed) is refused, never dropped silently.
       for (const p of this.pending.splice(0)) p.reject(auditUnavailable());
       this.syncer?.close();
+      void this.walCheckpointer?.close();
       this.db.close();
     }
   }
