@@ -37,24 +37,6 @@ export function deriveScopeKey(masterKey: Buffer, scope: TokenScope, scopeId: st
   return createHmac('sha256', masterKey).update(info, 'utf8').digest();
 }
 
-const B32 = 'abcdefghijklmnopqrstuvwxyz234567';
-
-function base32(b: Buffer): string {
-  let out = '';
-  let bits = 0;
-  let acc = 0;
-  for (const byte of b) {
-    acc = (acc << 8) | byte;
-    bits += 8;
-    while (bits >= 5) {
-      out += B32[(acc >>> (bits - 5)) & 31];
-      bits -= 5;
-    }
-  }
-  if (bits > 0) out += B32[(acc << (5 - bits)) & 31];
-  return out;
-}
-
 /** Precomputed HMAC states per key object (the engine keeps its scope keys, so this hits). */
 const hmacs = new WeakMap<Buffer, HmacSha256>();
 
@@ -78,9 +60,9 @@ export const TOKEN_TEXT_BYTES = 30;
 
 /**
  * Writes `tok_` + base32 of the first 128 bits of the digest words `w` into
- * `out` at `pos` (TOKEN_TEXT_BYTES bytes, Latin-1 = ASCII). The same as
- * `tok_${base32(digest.subarray(0, 16))}` without allocating the digest,
- * iterating a Buffer or concatenating 26 strings.
+ * `out` at `pos` (TOKEN_TEXT_BYTES bytes, Latin-1 = ASCII): RFC 4648
+ * base32 (lower case, unpadded) of the digest's first 16 bytes, without
+ * allocating the digest (strategies.test.ts checks it against createHmac).
  */
 function writeTokenWords(w: Int32Array, out: Uint8Array, pos: number): number {
   out[pos] = 0x74; // t
