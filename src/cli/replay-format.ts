@@ -1,5 +1,5 @@
 /** Formatting the recorded timeline for people (`replay`) and machines (`replay --json`). */
-import type { StoredEvent } from '../core/audit/events.ts';
+import type { ResultSample, StoredEvent } from '../core/audit/events.ts';
 
 export interface SessionSummary {
   sessionId: string;
@@ -41,7 +41,7 @@ export function sessionSummaries(events: readonly StoredEvent[]): SessionSummary
 
 const cell = (v: unknown): string => (v === null || v === undefined ? 'NULL' : String(v));
 
-function writeSample(r: { readonly columns: readonly string[]; readonly rows: readonly (readonly (string | null)[])[]; readonly truncated: boolean }, write: (s: string) => void): void {
+function writeSample(r: ResultSample, write: (s: string) => void): void {
   write(`            ${r.columns.join(' | ')}\n`);
   for (const row of r.rows) write(`            ${row.map(cell).join(' | ')}\n`);
   if (r.truncated) write(`            … (first ${r.rows.length} rows kept)\n`);

@@ -16,6 +16,14 @@ export interface IdentityRef {
   readonly ci?: Readonly<Record<string, string>>;
 }
 
+/** The first rows of a result as the client received them (after masking). */
+export interface ResultSample {
+  readonly columns: readonly string[];
+  readonly rows: readonly (readonly (string | null)[])[];
+  /** More rows were sent than kept. */
+  readonly truncated: boolean;
+}
+
 export type Outcome = 'ok' | 'error' | 'denied' | 'cancelled' | 'not_executed';
 
 interface Base {
@@ -106,27 +114,19 @@ export type GatewayEvent =
        * received them (after masking). Makes the payload a 'result' payload,
        * removed with result retention.
        */
-      readonly result?: {
-        readonly columns: readonly string[];
-        readonly rows: readonly (readonly (string | null)[])[];
-        /** More rows were sent than kept. */
-        readonly truncated: boolean;
-      };
+      readonly result?: ResultSample;
     })
-  | (Base & {
-      /**
-       * Session recording as logs before version 0.2 wrote it: a separate
-       * event per result. Still read (replay); now `statement.finished`
-       * carries the sample (`result`), one event fewer per statement.
-       */
-      readonly type: 'statement.result';
-      readonly sessionId: string;
-      readonly operationId: string;
-      readonly columns: readonly string[];
-      readonly rows: readonly (readonly (string | null)[])[];
-      /** More rows were sent than kept. */
-      readonly truncated: boolean;
-    })
+  | (Base &
+      ResultSample & {
+        /**
+         * Session recording as logs before version 0.2 wrote it: a separate
+         * event per result. Still read (replay); now `statement.finished`
+         * carries the sample (`result`), one event fewer per statement.
+         */
+        readonly type: 'statement.result';
+        readonly sessionId: string;
+        readonly operationId: string;
+      })
   | (Base & {
       readonly type: 'upstream.failed';
       readonly sessionId: string;

@@ -21,7 +21,7 @@ import type { Clock } from '../../shared/clock.ts';
 import type { Logger } from '../logger.ts';
 import type { Decision } from '../policy/decision.ts';
 import { canonicalStable } from '../audit/canonical.ts';
-import { decisionRecord, type IdentityRef, type Outcome } from '../audit/events.ts';
+import { decisionRecord, type IdentityRef, type Outcome, type ResultSample } from '../audit/events.ts';
 import { GatewayError, isGatewayError } from '../../shared/errors.ts';
 import { newId } from '../../shared/ids.ts';
 
@@ -260,13 +260,6 @@ export interface OperationResult {
   readonly masked?: Readonly<Record<string, number>>;
   /** Session recording: the first rows as the client received them (after masking). */
   readonly result?: ResultSample;
-}
-
-/** The first rows of a result as the client received them; `truncated` when more were sent than kept. */
-export interface ResultSample {
-  readonly columns: readonly string[];
-  readonly rows: readonly (readonly (string | null)[])[];
-  readonly truncated: boolean;
 }
 
 /**
