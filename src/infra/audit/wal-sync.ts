@@ -77,6 +77,11 @@ export class WalSyncer {
 
   /** Blocking variant for rare writes that return synchronously (checkpoint, retention). */
   syncNow(): void {
+    const kept = this.walFd();
+    if (kept !== null) {
+      fsyncSync(kept);
+      return;
+    }
     for (const path of [this.walPath, this.dbPath]) {
       let fd: number;
       try {
