@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import { checkpointBodyHash, signCheckpoint, parseCheckpointBody } from './checkpoint.ts';
 import { sealEvent } from './envelope.ts';
 import { MerkleFrontier, MerkleTree } from './merkle.ts';
-import { verifyLog, type LogCheckpoint, type LogPayload, type LogRecord, type VerifyInput } from './verify.ts';
+import { MAX_PROBLEMS, verifyLog, type LogCheckpoint, type LogPayload, type LogRecord, type VerifyInput } from './verify.ts';
 import { sampleEvents } from './test-support.ts';
 import type { GatewayEvent } from './events.ts';
 
@@ -112,8 +112,45 @@ test('payloads: altered, deleted, inserted, reclassified', () => {
   assert.match(verifyLog(input(gone)).firstError!.problem, /payload missing/);
   const cls = { ...b, payloads: [{ ...p, class: 'result' }, ...b.payloads.slice(1)] };
   assert.match(verifyLog(input(cls)).firstError!.problem, /class/);
-  const ins = { ...b, payloads: [...b.payloads, { ...p, seq: 1 }] };
-  assert.match(verifyLog(input(ins)).firstError!.problem, /inserted/);
+  // Entry 1 (session.opened) commits to no payload.
+  assert.equal(b.records[0]!.envelope.includes('"payload"'), false);
+  const ins = { ...b, payloads: [{ ...p, seq: 1 }, ...b.payloads] };
+  assert.deepEqual(verifyLog(input(ins)).firstError, { seq: 1, problem: 'entry 1: payload present but the envelope commits to none (payload inserted)' });
+  const dup = { ...b, payloads: [p, p, ...b.payloads.slice(1)] };
+  assert.deepEqual(verifyLog(input(dup)).firstError, { seq: p.seq, problem: `entry ${p.seq}: more than one payload` });
+  // Payloads are read in step with the entries, in seq order: one out of order is named.
+  const late = { ...b, payloads: [...b.payloads, { ...p, seq: 1 }] };
+  assert.deepEqual(verifyLog(input(late)).firstError, { seq: 1, problem: 'entry 1: payload out of sequence order (payload inserted or moved)' });
+  const beyond = { ...b, payloads: [...b.payloads, { ...p, seq: 99 }] };
+  assert.deepEqual(verifyLog(input(beyond)).firstError, { seq: 99, problem: 'payload for entry 99, which is not in the log' });
+});
+
+test('records and payloads are each read once, front to back (a store can stream them)', () => {
+  const b = build(40, 7);
+  const reads = { records: 0, payloads: 0 };
+  const once = <T>(xs: readonly T[], k: keyof typeof reads): Iterable<T> => ({
+    [Symbol.iterator]() {
+      reads[k]++;
+      assert.equal(reads[k], 1, `${k} iterated twice`);
+      return xs[Symbol.iterator]();
+    },
+  });
+  const r = verifyLog({ ...input(b), records: once(b.records, 'records'), payloads: once(b.payloads, 'payloads') });
+  assert.equal(r.ok, true, JSON.stringify(r.firstError));
+  assert.equal(r.checked.entries, 40);
+  assert.deepEqual(reads, { records: 1, payloads: 1 });
+});
+
+test('a log damaged everywhere still returns only the earliest problems, in log order', () => {
+  const b = build(1000, 100);
+  // Every envelope altered: at least one problem per entry, far more than MAX_PROBLEMS.
+  const bad = { ...b, records: b.records.map((r) => ({ ...r, envelope: r.envelope.replace('"instance":"gw"', '"instance":"gx"') })) };
+  const r = verifyLog(input(bad));
+  assert.equal(r.ok, false);
+  assert.equal(r.problems.length, MAX_PROBLEMS);
+  assert.equal(r.firstError?.seq, 1);
+  const seqs = r.problems.map((p) => p.seq ?? 0);
+  assert.deepEqual(seqs, [...seqs].sort((x, y) => x - y));
 });
 
 test('a payload removed by a later retention run is reported as expired, not as an error', () => {

@@ -74,8 +74,14 @@ export interface VerifyInput {
   readonly origin: string;
   /** The log's Ed25519 public key. */
   readonly publicKey: KeyObject;
-  readonly records: readonly LogRecord[];
-  readonly payloads: readonly LogPayload[];
+  /** In position order; read once, front to back (a store or file can stream them). */
+  readonly records: Iterable<LogRecord>;
+  /**
+   * In ascending `seq` order; read once, in step with `records`. One out of
+   * order is reported (a live store reads them by primary key; an exporter
+   * writes them sorted).
+   */
+  readonly payloads: Iterable<LogPayload>;
   readonly checkpoints: readonly LogCheckpoint[];
   /** For a slice: the compact range (perfect subtree roots, tallest first) of the entries before it. */
   readonly start?: { readonly size: number; readonly hashes: readonly Uint8Array[] };
@@ -140,11 +146,20 @@ interface OpenedCheckpoint {
   cp: Checkpoint;
 }
 
+/**
+ * Verify in one pass over the records and payloads: memory grows with the
+ * number of checkpoints and of payloads removed by retention, not with the
+ * number of entries, so a log of any length can be checked.
+ */
 export function verifyLog(input: VerifyInput): VerifyResult {
-  const found: Found[] = [];
+  // Only the MAX_PROBLEMS earliest problems are returned: keep the list bounded on a badly damaged log.
+  let found: Found[] = [];
+  let problemCount = 0;
   let order = 0;
   const report = (key: number, p: VerifyProblem): void => {
+    problemCount++;
     found.push({ key, order: order++, p });
+    if (found.length >= 8 * MAX_PROBLEMS) found = earliest(found);
   };
 
   // 1. Checkpoints: signature, origin, prev chain, monotonic size.
@@ -224,9 +239,8 @@ export function verifyLog(input: VerifyInput): VerifyResult {
   };
   checkRootsAt(frontier.size);
 
-  // 2. Entries: continuity, envelope shape, leaf hash, tree roots.
-  const needs = new Map<number, { cls: string; commitment: string }>();
-  const retention: { from: number; to: number; by: number }[] = [];
+  // 2. Entries: continuity, envelope shape, leaf hash, tree roots; and, in step, their payloads.
+  const retention: RetentionRange[] = [];
   const collectRetention = (env: Envelope): void => {
     if (env.type !== 'retention.run') return;
     const ranges = (env.attrs as { expiredRanges?: unknown } | undefined)?.expiredRanges;
@@ -237,9 +251,45 @@ export function verifyLog(input: VerifyInput): VerifyResult {
       }
     }
   };
+  const payloadIt = input.payloads[Symbol.iterator]();
+  let pay = null as LogPayload | null; // (set by nextPayload)
+  let lastPayloadSeq = -1;
+  let payloadsChecked = 0;
+  /** Entries whose envelope commits to a payload that is not there, as runs of one class (resolved against retention at the end). */
+  const missing: { from: number; to: number; cls: string }[] = [];
+  /** Move to the next payload, reporting duplicates and payloads out of order on the way. */
+  const nextPayload = (): void => {
+    for (;;) {
+      const r = payloadIt.next();
+      if (r.done) {
+        pay = null;
+        return;
+      }
+      const p = r.value;
+      if (p.seq === lastPayloadSeq) {
+        report(p.seq, { seq: p.seq, problem: `entry ${p.seq}: more than one payload` });
+        continue;
+      }
+      if (p.seq < lastPayloadSeq) {
+        report(p.seq, { seq: p.seq, problem: `entry ${p.seq}: payload out of sequence order (payload inserted or moved)` });
+        continue;
+      }
+      lastPayloadSeq = p.seq;
+      pay = p;
+      return;
+    }
+  };
+  /** A payload no entry claims: inside the entries read so far, or outside the log. */
+  const unclaimed = (p: LogPayload, inLog: boolean): void => {
+    if (inLog) report(p.seq, { seq: p.seq, problem: `entry ${p.seq}: payload present but the envelope commits to none (payload inserted)` });
+    else report(p.seq, { seq: p.seq, problem: `payload for entry ${p.seq}, which is not in the log` });
+  };
+  nextPayload();
   let continuityReported = false;
+  let entries = 0;
   const firstSeq = frontier.size + 1;
   for (const rec of input.records) {
+    entries++;
     const position = frontier.size + 1;
     if (rec.seq !== position && !continuityReported) {
       continuityReported = true;
@@ -262,23 +312,47 @@ export function verifyLog(input: VerifyInput): VerifyResult {
     } catch (e) {
       report(position, { seq: position, problem: `entry ${position}: ${(e as Error).message}` });
     }
+    let need: { cls: string; commitment: string } | null = null;
     if (env) {
       let canonical = false;
       try {
-        canonical = canonicalJson(JSON.parse(rec.envelope)) === rec.envelope;
+        canonical = canonicalJson(env) === rec.envelope;
       } catch {
-        /* reported via parseEnvelope */
+        /* not representable: not canonical */
       }
       if (!canonical) report(position, { seq: position, problem: `entry ${position}: envelope is not in canonical (RFC 8785) form` });
       if (env.seq !== position) {
         report(position, { seq: position, problem: `entry ${position}: envelope states seq ${env.seq} (entries inserted, removed or reordered)` });
       }
-      if (env.payload) needs.set(position, { cls: env.payload.class, commitment: env.payload.commitment });
+      if (env.payload) need = { cls: env.payload.class, commitment: env.payload.commitment };
       collectRetention(env);
+    }
+    // Matched by position: the envelope at a position commits to the payload filed there.
+    while (pay !== null && pay.seq < position) {
+      unclaimed(pay, pay.seq >= firstSeq);
+      nextPayload();
+    }
+    const p: LogPayload | null = pay !== null && pay.seq === position ? pay : null;
+    if (p !== null) nextPayload();
+    if (need && p) {
+      payloadsChecked++;
+      if (p.class !== need.cls) {
+        report(p.seq, { seq: p.seq, problem: `entry ${p.seq}: payload class is ${p.class}, the envelope says ${need.cls}` });
+      }
+      if (payloadCommitment(p.salt, p.body) !== need.commitment) {
+        report(p.seq, { seq: p.seq, problem: `entry ${p.seq}: payload does not match its commitment (payload or salt altered)` });
+      }
+    } else if (need) {
+      const last = missing[missing.length - 1];
+      if (last && last.to === position - 1 && last.cls === need.cls) last.to = position;
+      else missing.push({ from: position, to: position, cls: need.cls });
+    } else if (p) {
+      unclaimed(p, true);
     }
     frontier.append(leaf);
     checkRootsAt(frontier.size);
   }
+  for (; pay !== null; nextPayload()) unclaimed(pay, pay.seq >= firstSeq && pay.seq <= frontier.size);
   const treeSize = frontier.size;
   const lastSeq = treeSize;
 
@@ -364,55 +438,31 @@ export function verifyLog(input: VerifyInput): VerifyResult {
     collectRetention(env);
   }
 
-  // 6. Payloads: commitment, class, and missing-vs-expired.
-  const seen = new Set<number>();
-  let payloadsChecked = 0;
-  for (const p of input.payloads) {
-    if (seen.has(p.seq)) {
-      report(p.seq, { seq: p.seq, problem: `entry ${p.seq}: more than one payload` });
-      continue;
-    }
-    seen.add(p.seq);
-    const need = needs.get(p.seq);
-    if (!need) {
-      if (p.seq >= firstSeq && p.seq <= lastSeq) {
-        report(p.seq, { seq: p.seq, problem: `entry ${p.seq}: payload present but the envelope commits to none (payload inserted)` });
-      } else {
-        report(p.seq, { seq: p.seq, problem: `payload for entry ${p.seq}, which is not in the log` });
-      }
-      continue;
-    }
-    payloadsChecked++;
-    if (p.class !== need.cls) {
-      report(p.seq, { seq: p.seq, problem: `entry ${p.seq}: payload class is ${p.class}, the envelope says ${need.cls}` });
-    }
-    if (payloadCommitment(p.salt, p.body) !== need.commitment) {
-      report(p.seq, { seq: p.seq, problem: `entry ${p.seq}: payload does not match its commitment (payload or salt altered)` });
-    }
-  }
+  // 6. Payloads that are gone: each must be listed by a retention run logged after it.
+  const covers = retentionIndex(retention);
   const expired: { from: number; to: number; class: string; by: number }[] = [];
   let payloadsExpired = 0;
-  for (const [seq, need] of [...needs.entries()].sort((a, b) => a[0] - b[0])) {
-    if (seen.has(seq)) continue;
-    const by = retention.find((r) => r.by > seq && r.from <= seq && seq <= r.to);
-    if (!by) {
-      report(seq, { seq, problem: `entry ${seq}: payload missing and no retention run in the log removed it (payload deleted, or the retention entry is gone)` });
-      continue;
+  for (const run of missing) {
+    for (let seq = run.from; seq <= run.to; seq++) {
+      const by = covers(seq);
+      if (by === null) {
+        report(seq, { seq, problem: `entry ${seq}: payload missing and no retention run in the log removed it (payload deleted, or the retention entry is gone)` });
+        continue;
+      }
+      payloadsExpired++;
+      const last = expired[expired.length - 1];
+      if (last && last.to === seq - 1 && last.class === run.cls && last.by === by) last.to = seq;
+      else expired.push({ from: seq, to: seq, class: run.cls, by });
     }
-    payloadsExpired++;
-    const last = expired[expired.length - 1];
-    if (last && last.to === seq - 1 && last.class === need.cls && last.by === by.by) last.to = seq;
-    else expired.push({ from: seq, to: seq, class: need.cls, by: by.by });
   }
 
-  found.sort((a, b) => a.key - b.key || a.order - b.order);
-  const problems = found.slice(0, MAX_PROBLEMS).map((f) => f.p);
+  const problems = earliest(found).map((f) => f.p);
   return {
-    ok: found.length === 0,
+    ok: problemCount === 0,
     ...(problems[0] ? { firstError: problems[0] } : {}),
     problems,
     checked: {
-      entries: input.records.length,
+      entries,
       firstSeq,
       treeSize,
       checkpoints: opened.length,
@@ -423,5 +473,49 @@ export function verifyLog(input: VerifyInput): VerifyResult {
       unsigned: Math.max(0, treeSize - coveredSize),
     },
     expired,
+  };
+}
+
+/** The MAX_PROBLEMS problems that come first in log order (ties: in the order found). */
+function earliest(found: Found[]): Found[] {
+  return found.sort((a, b) => a.key - b.key || a.order - b.order).slice(0, MAX_PROBLEMS);
+}
+
+interface RetentionRange {
+  readonly from: number;
+  readonly to: number;
+  /** The retention.run entry that lists the range. */
+  readonly by: number;
+}
+
+/**
+ * Finds the retention run that removed entry `seq`'s payload: one whose
+ * range holds `seq` and that was logged after it. Ranges are sorted by
+ * start, with the running maximum of their ends, so a lookup is a binary
+ * search plus a walk back over only the ranges that could still reach `seq`.
+ */
+function retentionIndex(ranges: readonly RetentionRange[]): (seq: number) => number | null {
+  const sorted = [...ranges].sort((a, b) => a.from - b.from || a.by - b.by);
+  const reach: number[] = [];
+  let max = -Infinity;
+  for (const r of sorted) reach.push((max = Math.max(max, r.to)));
+  return (seq) => {
+    let lo = 0;
+    let hi = sorted.length - 1;
+    let i = -1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if (sorted[mid]!.from <= seq) {
+        i = mid;
+        lo = mid + 1;
+      } else {
+        hi = mid - 1;
+      }
+    }
+    for (; i >= 0 && reach[i]! >= seq; i--) {
+      const r = sorted[i]!;
+      if (r.to >= seq && r.by > seq) return r.by;
+    }
+    return null;
   };
 }

@@ -6,7 +6,7 @@
  * manifest.
  */
 import { createHash, type KeyObject } from 'node:crypto';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { NoteError, openNote } from '../../core/audit/checkpoint.ts';
 import { verifyLog, type ConsistencyProofRecord, type LogCheckpoint, type LogPayload, type LogRecord, type ProvenEnvelope, type VerifyProblem, type VerifyResult } from '../../core/audit/verify.ts';
@@ -22,7 +22,7 @@ export interface BundleVerifyResult extends VerifyResult {
 
 const HEX = /^([0-9a-f]{2})*$/;
 
-class BundleFormatError extends Error {}
+export class BundleFormatError extends Error {}
 
 function lines(text: string, file: string): string[] {
   if (text === '') return [];
@@ -30,16 +30,71 @@ function lines(text: string, file: string): string[] {
   return text.slice(0, -1).split('\n');
 }
 
+function jsonObject(line: string, where: string): Record<string, unknown> {
+  try {
+    const v = JSON.parse(line) as unknown;
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new Error();
+    return v as Record<string, unknown>;
+  } catch {
+    throw new BundleFormatError(`${where}: not a JSON object`);
+  }
+}
+
 function jsonLines(text: string, file: string): Record<string, unknown>[] {
-  return lines(text, file).map((l, i) => {
-    try {
-      const v = JSON.parse(l) as unknown;
-      if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new Error();
-      return v as Record<string, unknown>;
-    } catch {
-      throw new BundleFormatError(`${file} line ${i + 1}: not a JSON object`);
-    }
-  });
+  return lines(text, file).map((l, i) => jsonObject(l, `${file} line ${i + 1}`));
+}
+
+const CHUNK = 1 << 20;
+
+/**
+ * The lines of a file, read a chunk at a time when iterated (so a bundle of
+ * any size verifies in bounded memory). Same rules as `lines`: every line
+ * ends with a newline. UTF-8 never has a 0x0a byte inside a character, so
+ * cutting at newline bytes cannot split one.
+ */
+export function fileLines(path: string, file: string, chunk = CHUNK): Iterable<string> {
+  return {
+    *[Symbol.iterator]() {
+      const fd = openSync(path, 'r');
+      try {
+        const buf = Buffer.allocUnsafe(chunk);
+        let rest: Buffer = Buffer.alloc(0);
+        for (;;) {
+          const n = readSync(fd, buf, 0, chunk, null);
+          if (n === 0) break;
+          const data: Buffer = rest.length ? Buffer.concat([rest, buf.subarray(0, n)]) : buf.subarray(0, n);
+          let from = 0;
+          for (let nl = data.indexOf(10, from); nl !== -1; nl = data.indexOf(10, from)) {
+            yield data.toString('utf8', from, nl);
+            from = nl + 1;
+          }
+          // Copy the partial line: `buf` is reused for the next chunk.
+          rest = Buffer.from(data.subarray(from));
+        }
+        if (rest.length) throw new BundleFormatError(`${file}: last line is not terminated`);
+      } finally {
+        closeSync(fd);
+      }
+    },
+  };
+}
+
+function* jsonFileLines(path: string, file: string): Generator<Record<string, unknown>> {
+  let i = 0;
+  for (const line of fileLines(path, file)) yield jsonObject(line, `${file} line ${++i}`);
+}
+
+/** SHA-256 of a file, read a chunk at a time. */
+function fileSha256(path: string): string {
+  const h = createHash('sha256');
+  const fd = openSync(path, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(CHUNK);
+    for (let n = readSync(fd, buf, 0, CHUNK, null); n > 0; n = readSync(fd, buf, 0, CHUNK, null)) h.update(buf.subarray(0, n));
+  } finally {
+    closeSync(fd);
+  }
+  return h.digest('hex');
 }
 
 function hexHashes(v: unknown, where: string): Buffer[] {
@@ -114,7 +169,7 @@ export function verifyBundle(dir: string, pubkeyPem: string, opts: { origin?: st
     if (name === MANIFEST_FILE || name === MANIFEST_SIG_FILE || name.includes('/') || name.includes('\\')) continue;
     if (!existsSync(join(dir, name))) {
       late.push({ problem: `${name}: listed in the manifest but missing` });
-    } else if (sha256Hex(read(name)) !== info.sha256) {
+    } else if (fileSha256(join(dir, name)) !== info.sha256) {
       late.push({ problem: `${name}: SHA-256 differs from the manifest (file altered)` });
     }
   }
@@ -129,20 +184,30 @@ export function verifyBundle(dir: string, pubkeyPem: string, opts: { origin?: st
   // 2. The log slice itself.
   let result: VerifyResult;
   let firstSeq = 0;
-  let count = 0;
   try {
     const startObj = JSON.parse(read(BUNDLE_FILES.start).toString('utf8')) as Record<string, unknown>;
     const start = { size: int(startObj['size'], BUNDLE_FILES.start), hashes: hexHashes(startObj['hashes'], BUNDLE_FILES.start) };
     firstSeq = start.size + 1;
-    const envLines = lines(read(BUNDLE_FILES.envelopes).toString('utf8'), BUNDLE_FILES.envelopes);
-    count = envLines.length;
-    const records: LogRecord[] = envLines.map((envelope, i) => ({ seq: firstSeq + i, envelope }));
-    const payloads: LogPayload[] = jsonLines(read(BUNDLE_FILES.payloads).toString('utf8'), BUNDLE_FILES.payloads).map((p, i) => {
-      const where = `${BUNDLE_FILES.payloads} line ${i + 1}`;
-      const salt = str(p['salt'], where);
-      if (!HEX.test(salt)) throw new BundleFormatError(`${where}: salt is not hex`);
-      return { seq: int(p['seq'], where), class: str(p['class'], where), salt: Buffer.from(salt, 'hex'), body: str(p['body'], where) };
-    });
+    // Envelopes and payloads are streamed through verifyLog; the rest is small.
+    const envelopesPath = join(dir, BUNDLE_FILES.envelopes);
+    const payloadsPath = join(dir, BUNDLE_FILES.payloads);
+    const records: Iterable<LogRecord> = {
+      *[Symbol.iterator]() {
+        let seq = firstSeq;
+        for (const envelope of fileLines(envelopesPath, BUNDLE_FILES.envelopes)) yield { seq: seq++, envelope };
+      },
+    };
+    const payloads: Iterable<LogPayload> = {
+      *[Symbol.iterator]() {
+        let i = 0;
+        for (const p of jsonFileLines(payloadsPath, BUNDLE_FILES.payloads)) {
+          const where = `${BUNDLE_FILES.payloads} line ${++i}`;
+          const salt = str(p['salt'], where);
+          if (!HEX.test(salt)) throw new BundleFormatError(`${where}: salt is not hex`);
+          yield { seq: int(p['seq'], where), class: str(p['class'], where), salt: Buffer.from(salt, 'hex'), body: str(p['body'], where) };
+        }
+      },
+    };
     const checkpoints: LogCheckpoint[] = jsonLines(read(BUNDLE_FILES.checkpoints).toString('utf8'), BUNDLE_FILES.checkpoints).map((c, i) => {
       const where = `${BUNDLE_FILES.checkpoints} line ${i + 1}`;
       return { id: int(c['id'], where), note: str(c['note'], where) };
@@ -160,6 +225,7 @@ export function verifyBundle(dir: string, pubkeyPem: string, opts: { origin?: st
     const msg = e instanceof BundleFormatError ? e.message : `unreadable bundle: ${(e as Error).message}`;
     return { ...failed({ problem: msg }), problems: [{ problem: msg }, ...late].slice(0, 100) };
   }
+  const count = result.checked.entries;
   const range = manifest.range;
   if (range?.firstSeq !== firstSeq || range?.lastSeq !== firstSeq + count - 1) {
     late.push({ problem: `bundle holds entries ${firstSeq}..${firstSeq + count - 1} but its manifest says ${range?.firstSeq}..${range?.lastSeq}` });

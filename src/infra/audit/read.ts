@@ -84,19 +84,24 @@ function sessionSpan(db: Database.Database, sessionId: string): { first: number;
   return row ? { first: row.first_seq, last: row.last_seq } : undefined;
 }
 
-/** Everything verification reads, exactly as stored. */
+/**
+ * Everything verification reads, exactly as stored. Envelopes and payloads
+ * are streamed in key order (verifyLog reads them once, in step), so the
+ * whole log is never held in memory; the checkpoints are read at once.
+ * Call inside one read transaction, so that all of it is one snapshot.
+ */
 export function readStore(db: Database.Database): {
-  records: LogRecord[];
-  payloads: LogPayload[];
+  records: Iterable<LogRecord>;
+  payloads: Iterable<LogPayload>;
   checkpoints: LogCheckpoint[];
   claimedSize: number;
 } {
-  const records = (db.prepare('SELECT seq, body, leaf_hash FROM envelopes ORDER BY seq').all() as { seq: number; body: string; leaf_hash: Buffer }[]).map((r) => ({
+  const records = mapRows(db.prepare('SELECT seq, body, leaf_hash FROM envelopes ORDER BY seq'), (r: { seq: number; body: string; leaf_hash: Buffer }) => ({
     seq: r.seq,
     envelope: r.body,
     leafHash: r.leaf_hash,
   }));
-  const payloads = (db.prepare('SELECT seq, class, salt, body FROM payloads ORDER BY seq').all() as { seq: number; class: string; salt: Buffer; body: string }[]).map((p) => ({
+  const payloads = mapRows(db.prepare('SELECT seq, class, salt, body FROM payloads ORDER BY seq'), (p: { seq: number; class: string; salt: Buffer; body: string }) => ({
     seq: p.seq,
     class: p.class,
     salt: p.salt,
@@ -105,6 +110,15 @@ export function readStore(db: Database.Database): {
   const checkpoints = (db.prepare('SELECT id, body FROM checkpoints ORDER BY id').all() as { id: number; body: string }[]).map((c) => ({ id: c.id, note: c.body }));
   const st = db.prepare('SELECT size FROM tree_state WHERE id = 1').get() as { size: number } | undefined;
   return { records, payloads, checkpoints, claimedSize: st?.size ?? 0 };
+}
+
+/** Rows of `stmt`, mapped, read lazily when iterated (once). */
+function mapRows<R, T>(stmt: Database.Statement, map: (row: R) => T): Iterable<T> {
+  return {
+    *[Symbol.iterator]() {
+      for (const row of stmt.iterate() as Iterable<R>) yield map(row);
+    },
+  };
 }
 
 /** Stored leaf hashes of entries 1..size, stopping at the first gap. */

@@ -504,12 +504,15 @@ export class AuditLog implements EventSink {
    */
   verify(opts: { anchors?: readonly string[] } = {}): VerifyResult {
     if (this.writable && !this.closed) this.flush();
-    return verifyLog({
-      origin: this.origin,
-      publicKey: this.publicKey,
-      ...readStore(this.db),
-      ...(opts.anchors ? { anchors: opts.anchors } : {}),
-    });
+    // One read transaction: a gateway appending meanwhile does not make the counts disagree.
+    return this.db.transaction(() =>
+      verifyLog({
+        origin: this.origin,
+        publicKey: this.publicKey,
+        ...readStore(this.db),
+        ...(opts.anchors ? { anchors: opts.anchors } : {}),
+      }),
+    )();
   }
 
   /** An inclusion proof for entry `seq` against the newest checkpoint (signing one first if `seq` is not yet covered). */
