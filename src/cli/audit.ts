@@ -57,6 +57,18 @@ function reportAnchors(notes: readonly string[], dir: string, r: VerifyResult): 
   if (newestSize < size) process.stdout.write(`anchors: entries ${newestSize + 1}..${size} are signed but not yet covered by an anchored checkpoint\n`);
 }
 
+/** What the anchored copies told about a bundle: an auditor must see that the comparison happened. */
+function reportBundleAnchors(notes: readonly string[], dir: string, r: VerifyResult): void {
+  if (notes.length === 0) {
+    process.stderr.write(`anchors: WARNING — no anchored checkpoints (*.note) in ${dir}: nothing to compare against\n`);
+    return;
+  }
+  const a = r.checked.anchors;
+  if (!a) return;
+  process.stdout.write(`anchors: ${notes.length} anchored checkpoints from ${dir}: ${a.compared} compared with the bundle, ${a.outside} outside the checkpoints it holds (not checked)\n`);
+  if (a.compared === 0) process.stderr.write(`anchors: WARNING — none of them falls within this bundle's checkpoints\n`);
+}
+
 export function registerAudit(program: Command): void {
   const audit = program.command('audit').description('the tamper-evident audit log (docs/audit.md)');
   audit
@@ -102,10 +114,15 @@ export function registerAudit(program: Command): void {
     .description('verify an exported bundle (a folder) or an inclusion proof (a file) offline, with only the public key')
     .requiredOption('--pubkey <file>', 'the audit public key (PEM)')
     .option('--origin <origin>', 'expected checkpoint origin')
-    .action((path: string, opts: { pubkey: string; origin?: string }) => {
+    .option('--anchors <dir>', "compare the bundle's checkpoints with anchored copies (*.note) in this folder: reports a split view")
+    .action((path: string, opts: { pubkey: string; origin?: string; anchors?: string }) => {
       try {
-        const r = verifyEvidence(path, readFileSync(opts.pubkey, 'utf8'), opts.origin ? { origin: opts.origin } : {});
-        if (r.kind === 'bundle') return report(r.result, `bundle ${path}`);
+        const anchors = opts.anchors ? readAnchors(opts.anchors) : undefined;
+        const r = verifyEvidence(path, readFileSync(opts.pubkey, 'utf8'), { ...(opts.origin ? { origin: opts.origin } : {}), ...(anchors ? { anchors } : {}) });
+        if (r.kind === 'bundle') {
+          if (anchors && opts.anchors) reportBundleAnchors(anchors, opts.anchors, r.result);
+          return report(r.result, `bundle ${path}`);
+        }
         if (!r.result.ok) {
           process.stderr.write(`proof ${path}: FAILED — ${r.result.problem}\n`);
           process.exit(1);

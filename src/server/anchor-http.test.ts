@@ -74,6 +74,16 @@ audit:
   assert.match(ok.stdout, /anchors: 3 anchored checkpoints from .* compared; the newest covers entries 1\.\.5/);
   assert.match(ok.stdout, /audit log: OK/);
 
+  // Offline, with only an export, the public key and the receiver's copy: the bundle's checkpoints agree with it.
+  const pub = join(base, 'audit.pub');
+  writeFileSync(pub, cli(['audit', 'pubkey', '--config', configFile]).stdout);
+  const honest = join(base, 'bundle-honest');
+  assert.equal(cli(['audit', 'export', '--config', configFile, '--out', honest]).status, 0);
+  const offline = cli(['audit', 'verify-bundle', honest, '--pubkey', pub, '--anchors', recv.dir]);
+  assert.equal(offline.status, 0, offline.stderr);
+  assert.match(offline.stdout, /anchors: 3 anchored checkpoints from .*: 3 compared with the bundle, 0 outside the checkpoints it holds/);
+  assert.match(offline.stdout, /bundle .*: OK/);
+
   // Rewrite the history with the same key (one event left out): alone it verifies, against the receiver's copy it does not.
   for (const f of [AUDIT_DB_FILE, `${AUDIT_DB_FILE}-wal`, `${AUDIT_DB_FILE}-shm`]) rmSync(join(base, 'state', f), { force: true });
   const plain = parseConfig(yaml.replace(/ {2}anchorHttp:[\s\S]*$/, ''), env);
@@ -84,6 +94,13 @@ audit:
   const bad = cli(['audit', 'verify', '--config', configFile, '--anchors', recv.dir]);
   assert.equal(bad.status, 1);
   assert.match(bad.stderr, /audit log: FAILED — first bad record: seq 2: split view: the anchored checkpoint \d+ \(size 2\) does not match the log/);
+  // The rewritten log's export verifies on its own; against the receiver's copy, offline, it does not.
+  const forked = join(base, 'bundle-forked');
+  assert.equal(cli(['audit', 'export', '--config', configFile, '--out', forked]).status, 0);
+  assert.equal(cli(['audit', 'verify-bundle', forked, '--pubkey', pub]).status, 0);
+  const split = cli(['audit', 'verify-bundle', forked, '--pubkey', pub, '--anchors', recv.dir]);
+  assert.equal(split.status, 1);
+  assert.match(split.stderr, /bundle .*: FAILED — first bad record: seq 2: split view: the anchored checkpoint \d+ \(size 2\) does not match the log/);
 
   const none = cli(['audit', 'verify', '--config', configFile, '--anchors', empty]);
   assert.match(none.stderr, /no anchored checkpoints \(\*\.note\) in .*: nothing to compare against/);

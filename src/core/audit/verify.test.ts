@@ -207,6 +207,47 @@ test('a slice verifies from its start frontier with consistency proofs', () => {
   assert.equal(verifyLog(badStart).ok, false);
 });
 
+test('anchors against a slice: compared by size with its checkpoints; those outside its span are counted, not failed', () => {
+  const b = build(30, 4); // checkpoints at 4, 8, …, 28, 30
+  const tree = MerkleTree.fromLeafHashes(b.records.map((r) => r.leafHash!));
+  const sizeOf = (note: string): number => parseCheckpointBody(note.slice(0, note.lastIndexOf('\n\n') + 1)).size;
+  // Entries 13..20: the bundle holds checkpoints 12 (before the slice) through 30 (the newest).
+  const from = 13;
+  const to = 20;
+  const f = MerkleFrontier.empty();
+  for (let i = 0; i < from - 1; i++) f.append(tree.leafHash(i));
+  const cps = b.checkpoints.filter((c) => sizeOf(c.note) >= 12);
+  const sizes = cps.map((c) => sizeOf(c.note));
+  const slice: VerifyInput = {
+    origin: ORIGIN,
+    publicKey: keys.publicKey,
+    records: b.records.slice(from - 1, to).map((r) => ({ seq: r.seq, envelope: r.envelope })),
+    payloads: b.payloads.filter((p) => p.seq >= from && p.seq <= to),
+    checkpoints: cps,
+    start: { size: from - 1, hashes: f.hashes },
+    consistencyProofs: sizes.slice(1).map((s, i) => ({ size1: sizes[i]!, size2: s, proof: tree.consistencyProof(sizes[i]!, s) })),
+    requireConsistencyProofs: true,
+    slice: true,
+  };
+  const all = b.checkpoints.map((c) => c.note);
+  const r = verifyLog({ ...slice, anchors: all });
+  assert.equal(r.ok, true, JSON.stringify(r.firstError));
+  // 12..30 (6 checkpoints, 16 and 20 inside the entries) compared; 4 and 8 precede the bundle.
+  assert.deepEqual(r.checked.anchors, { compared: 6, outside: 2 });
+  const future = signCheckpoint({ origin: ORIGIN, size: 31, rootHash: Buffer.alloc(32, 1) }, keys.privateKey);
+  assert.deepEqual(verifyLog({ ...slice, anchors: [future] }).checked.anchors, { compared: 0, outside: 1 });
+  // Another history signed with the same key: caught inside the entries, and at the bundle's later checkpoints.
+  const inside = signCheckpoint({ origin: ORIGIN, size: 16, rootHash: Buffer.alloc(32, 2) }, keys.privateKey);
+  assert.match(verifyLog({ ...slice, anchors: [inside] }).firstError!.problem, /split view: the anchored checkpoint 1 \(size 16\) does not match the log/);
+  const later = signCheckpoint({ origin: ORIGIN, size: 28, rootHash: Buffer.alloc(32, 3) }, keys.privateKey);
+  assert.match(verifyLog({ ...slice, anchors: [later] }).firstError!.problem, /split view: the anchored checkpoint 1 \(size 28\) does not match the bundle's checkpoint of that size/);
+  // A checkpoint size the bundle's complete chain 12..30 does not have: a checkpoint of another history.
+  const stray = signCheckpoint({ origin: ORIGIN, size: 26, rootHash: tree.root(26) }, keys.privateKey);
+  assert.match(verifyLog({ ...slice, anchors: [stray] }).firstError!.problem, /split view: the anchored checkpoint 1 \(size 26\) is not among the bundle's checkpoints/);
+  // Without anchors nothing is counted.
+  assert.equal(verifyLog(slice).checked.anchors, undefined);
+});
+
 test('property: any single-byte change, deletion, insertion, reordering or truncation is detected', () => {
   const base = build(9, 3);
   const arb = fc.oneof(

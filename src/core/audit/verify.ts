@@ -128,6 +128,13 @@ export interface VerifyResult {
     readonly payloadsExpired: number;
     /** Entries after the newest checkpoint: present, but not yet signed. */
     readonly unsigned: number;
+    /**
+     * With `anchors`: how many were compared with the log (by recomputed
+     * root, or, for a slice, with the bundle's checkpoint of the same size),
+     * and how many lie outside what a slice covers (before its first or
+     * after its newest checkpoint), which a slice cannot check.
+     */
+    readonly anchors?: { readonly compared: number; readonly outside: number };
   };
   /** Payloads removed by retention, as inclusive ranges, with the retention entry that removed them. */
   readonly expired: readonly { readonly from: number; readonly to: number; readonly class: string; readonly by: number }[];
@@ -209,6 +216,8 @@ export function verifyLog(input: VerifyInput): VerifyResult {
     }
   });
   let lastAnchored = 0; // size of the last checkpoint whose root matched, for messages
+  let anchorsCompared = 0;
+  let anchorsOutside = 0;
 
   let frontier: MerkleFrontier;
   try {
@@ -232,6 +241,7 @@ export function verifyLog(input: VerifyInput): VerifyResult {
       }
     }
     for (const { n, cp } of anchorsBySize.get(size) ?? []) {
+      anchorsCompared++;
       if (!cp.rootHash.equals(root)) {
         report(size, { seq: size, problem: `split view: the anchored checkpoint ${n} (size ${size}) does not match the log` });
       }
@@ -370,10 +380,26 @@ export function verifyLog(input: VerifyInput): VerifyResult {
       });
     }
   }
+  const firstCheckpointSize = opened[0]?.cp.size ?? startSize;
   for (const { n, cp } of anchored) {
-    if (cp.size > treeSize) {
+    if (cp.size >= startSize && cp.size <= treeSize) continue; // compared with the recomputed root above
+    if (input.slice) {
+      // A bundle holds every checkpoint from before its first entry to its newest: an anchored copy in
+      // that span must be one of them, with the same root.
+      const same = bySize.get(cp.size);
+      if (same) {
+        anchorsCompared++;
+        if (!same.every((o) => o.cp.rootHash.equals(cp.rootHash))) {
+          report(cp.size, { problem: `split view: the anchored checkpoint ${n} (size ${cp.size}) does not match the bundle's checkpoint of that size` });
+        }
+      } else if (cp.size > lastCheckpointSize || cp.size < firstCheckpointSize) {
+        anchorsOutside++;
+      } else {
+        report(cp.size, { problem: `split view: the anchored checkpoint ${n} (size ${cp.size}) is not among the bundle's checkpoints` });
+      }
+    } else if (cp.size > treeSize) {
       report(treeSize + 1, { seq: treeSize + 1, problem: `the anchored checkpoint ${n} signs ${cp.size} entries but the log holds ${treeSize} (rolled back or truncated)` });
-    } else if (cp.size < startSize) {
+    } else {
       report(cp.size, { problem: `anchored checkpoint ${n} (size ${cp.size}) precedes the verified range and was not checked` });
     }
   }
@@ -471,6 +497,7 @@ export function verifyLog(input: VerifyInput): VerifyResult {
       payloads: payloadsChecked,
       payloadsExpired,
       unsigned: Math.max(0, treeSize - coveredSize),
+      ...(input.anchors ? { anchors: { compared: anchorsCompared, outside: anchorsOutside } } : {}),
     },
     expired,
   };

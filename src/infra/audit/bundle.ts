@@ -131,7 +131,7 @@ function failed(problem: VerifyProblem): BundleVerifyResult {
  * `origin` pins the expected log origin; by default the manifest's is used
  * (it is covered by the signature, which only the key holder can make).
  */
-export function verifyBundle(dir: string, pubkeyPem: string, opts: { origin?: string } = {}): BundleVerifyResult {
+export function verifyBundle(dir: string, pubkeyPem: string, opts: { origin?: string; anchors?: readonly string[] } = {}): BundleVerifyResult {
   let publicKey: KeyObject;
   try {
     publicKey = parsePublicKeyPem(pubkeyPem);
@@ -220,7 +220,7 @@ export function verifyBundle(dir: string, pubkeyPem: string, opts: { origin?: st
       const where = `${BUNDLE_FILES.retention} line ${i + 1}`;
       return { seq: int(r['seq'], where), envelope: str(r['envelope'], where), treeSize: int(r['treeSize'], where), proof: hexHashes(r['proof'], where) };
     });
-    result = verifyLog({ origin, publicKey, records, payloads, checkpoints, start, consistencyProofs, provenEnvelopes, requireConsistencyProofs: true, slice: true });
+    result = verifyLog({ origin, publicKey, records, payloads, checkpoints, start, consistencyProofs, provenEnvelopes, requireConsistencyProofs: true, slice: true, ...(opts.anchors ? { anchors: opts.anchors } : {}) });
   } catch (e) {
     const msg = e instanceof BundleFormatError ? e.message : `unreadable bundle: ${(e as Error).message}`;
     return { ...failed({ problem: msg }), problems: [{ problem: msg }, ...late].slice(0, 100) };
@@ -263,9 +263,10 @@ export function verifyProof(proofJson: string, pubkeyPem: string, opts: { origin
 export function verifyEvidence(
   path: string,
   pubkeyPem: string,
-  opts: { origin?: string } = {},
+  opts: { origin?: string; anchors?: readonly string[] } = {},
 ): { kind: 'bundle'; result: BundleVerifyResult } | { kind: 'proof'; result: ProofCheck } {
   if (statSync(path).isDirectory()) return { kind: 'bundle', result: verifyBundle(path, pubkeyPem, opts) };
+  if (opts.anchors) throw new Error('--anchors compares a bundle with anchored checkpoints; it does not apply to a single inclusion proof');
   return { kind: 'proof', result: verifyProof(readFileSync(path, 'utf8'), pubkeyPem, opts) };
 }
 
