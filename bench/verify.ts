@@ -1,12 +1,13 @@
-// `npm run bench:verify`: how long verification takes and how much memory it
-// needs as the log grows. Writes a log of N entries (every entry with a
-// payload, like a statement's started/finished pair), exports it, then runs
-// `verify` on the store and `verify-bundle` on the export, each in a fresh
-// process so that its peak RSS is its own.
+// `npm run bench:verify`: how long the auditor's commands take and how much
+// memory they need as the log grows. Writes a log of N entries (every entry
+// with a payload, like a statement's started/finished pair), then runs
+// `export`, `prove` (an entry in the middle), `verify` on the store and
+// `verify-bundle` on the export, each in a fresh process so that its peak
+// RSS is its own.
 //
 // Environment: BENCH_ENTRIES (comma-separated sizes, default "100000,400000").
 
-import { generateKeyPairSync, createPublicKey } from 'node:crypto';
+import { generateKeyPairSync, createPrivateKey, createPublicKey } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,7 +23,20 @@ async function child(mode: string, dir: string): Promise<void> {
   const t0 = performance.now();
   let ok: boolean;
   let entries: number;
-  if (mode === 'verify') {
+  if (mode === 'export' || mode === 'prove') {
+    const log = AuditLog.open({ stateDir: dir, instance: 'bench', signingKey: createPrivateKey(readFileSync(join(dir, 'key.pem'))), keyName: ORIGIN, mode: 'inspect' });
+    const size = log.latestCheckpoint()!.size;
+    if (mode === 'export') {
+      const s = log.exportBundle({ outDir: join(dir, 'bundle') });
+      ok = s.entries === size;
+      entries = s.entries;
+    } else {
+      const p = log.prove(Math.ceil(size / 2));
+      ok = p.treeSize === size && p.path.length > 0;
+      entries = size;
+    }
+    log.close();
+  } else if (mode === 'verify') {
     const log = AuditLog.open({ stateDir: dir, instance: 'bench', publicKey: createPublicKey(readFileSync(join(dir, 'pub.pem'))), keyName: ORIGIN, mode: 'inspect' });
     const r = log.verify();
     log.close();
@@ -70,6 +84,7 @@ async function build(n: number): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), 'gh-bench-verify-'));
   const key = generateKeyPairSync('ed25519');
   writeFileSync(join(dir, 'pub.pem'), key.publicKey.export({ type: 'spki', format: 'pem' }));
+  writeFileSync(join(dir, 'key.pem'), key.privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
   const log = AuditLog.open({ stateDir: dir, instance: 'bench', signingKey: key.privateKey, keyName: ORIGIN, durability: 'normal' });
   let next = 0;
   await Promise.all(
@@ -77,7 +92,6 @@ async function build(n: number): Promise<string> {
       while (next < n) await log.append(event(next++));
     }),
   );
-  log.exportBundle({ outDir: join(dir, 'bundle') });
   log.close();
   return dir;
 }
@@ -90,7 +104,7 @@ if (process.argv[2] === '--child') {
   for (const n of sizes) {
     const dir = await build(n);
     try {
-      for (const mode of ['verify', 'verify-bundle']) {
+      for (const mode of ['export', 'prove', 'verify', 'verify-bundle']) {
         const r = await run(process.execPath, ['--import', 'tsx', import.meta.filename, '--child', mode, dir], { timeoutMs: 3_600_000, env: childEnv({}) });
         if (r.code !== 0) throw new Error(r.stderr);
         const m = JSON.parse(r.stdout.trim().split('\n').pop()!) as { ok: boolean; entries: number; ms: number; maxRssMb: number };

@@ -11,6 +11,7 @@ import {
   rootFromInclusionProof,
   verifyConsistency,
   verifyInclusion,
+  ProofPlan,
 } from './merkle.ts';
 
 // Test vectors: the standard CT data (certificate-transparency `merkle_tree_test`,
@@ -266,4 +267,63 @@ test('frontier restored from stored nodes continues the same tree', () => {
   }
   assert.deepEqual(g.root(), f.root());
   assert.throws(() => MerkleFrontier.fromNodes(13, f.hashes));
+});
+
+test('ProofPlan: one streamed pass answers inclusion, consistency, root, leaf and frontier exactly as MerkleTree', () => {
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 1, max: 300 }),
+      fc.array(fc.tuple(fc.nat(), fc.nat(), fc.nat()), { minLength: 1, maxLength: 12 }),
+      (total, asks) => {
+        const leaves = Array.from({ length: total }, (_, i) => hashLeaf(Buffer.from(`entry ${i}`)));
+        const tree = MerkleTree.fromLeafHashes(leaves);
+        const plan = new ProofPlan();
+        const qs = asks.map(([a, b, c]) => {
+          const n = (a % total) + 1;
+          return { n, m: b % (n + 1), index: c % n };
+        });
+        for (const q of qs) {
+          plan.inclusion(q.index, q.n);
+          plan.consistency(q.m, q.n);
+          plan.root(q.n);
+          plan.leaf(q.index);
+          plan.frontier(q.m);
+        }
+        let pulled = 0;
+        const read = plan.run(
+          (function* () {
+            for (const l of leaves) {
+              pulled++;
+              yield l;
+            }
+          })(),
+        );
+        const largest = Math.max(...qs.map((q) => q.n));
+        assert.equal(read, largest);
+        assert.equal(pulled, largest, 'reads no further than the largest tree asked about');
+        for (const q of qs) {
+          assert.deepEqual(plan.inclusion(q.index, q.n), tree.inclusionProof(q.index, q.n));
+          assert.deepEqual(plan.consistency(q.m, q.n), tree.consistencyProof(q.m, q.n));
+          assert.deepEqual(plan.root(q.n), tree.root(q.n));
+          assert.deepEqual(plan.leaf(q.index), tree.leafHash(q.index));
+          const f = MerkleFrontier.empty();
+          for (let i = 0; i < q.m; i++) f.append(leaves[i]!);
+          assert.deepEqual(plan.frontier(q.m).hashes, f.hashes);
+        }
+      },
+    ),
+    { numRuns: 200 },
+  );
+});
+
+test('ProofPlan: a question not asked before run() is refused; a short source is reported', () => {
+  const leaves = Array.from({ length: 10 }, (_, i) => hashLeaf(Buffer.from(`e${i}`)));
+  const plan = new ProofPlan();
+  plan.inclusion(3, 8);
+  assert.equal(plan.run(leaves), 8);
+  assert.throws(() => plan.inclusion(4, 8), /was not asked for before run/);
+  assert.throws(() => plan.root(9), /outside 0\.\.8/);
+  const short = new ProofPlan();
+  short.root(10);
+  assert.equal(short.run(leaves.slice(0, 6)), 6);
 });

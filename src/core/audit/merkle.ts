@@ -234,44 +234,184 @@ export class MerkleTree {
 
   /** MTH(D[start:end]); O(1) for perfect aligned subtrees, else O(log n) lookups. */
   private rangeHash(start: number, end: number): Buffer {
-    const n = end - start;
-    if (isPowerOfTwo(n) && start % n === 0) {
-      const k = Math.log2(n);
-      const level = this.levels[k];
-      if (level !== undefined && start / n < level.length) return level.get(start / n);
-    }
-    if (n === 1) return this.levels[0]!.get(start);
-    const k = splitPoint(n);
-    return hashChildren(this.rangeHash(start, start + k), this.rangeHash(start + k, end));
+    return rangeHash((k, i) => this.levels[k]!.get(i), start, end);
   }
 
   private path(m: number, start: number, end: number, out: Buffer[]): void {
-    const n = end - start;
-    if (n === 1) return;
-    const k = splitPoint(n);
-    if (m < k) {
-      this.path(m, start, start + k, out);
-      out.push(this.rangeHash(start + k, end));
-    } else {
-      this.path(m - k, start + k, end, out);
-      out.push(this.rangeHash(start, start + k));
-    }
+    path((a, b) => this.rangeHash(a, b), m, start, end, out);
   }
 
   private subproof(m: number, start: number, end: number, complete: boolean, out: Buffer[]): void {
-    const n = end - start;
-    if (m === n) {
-      if (!complete) out.push(this.rangeHash(start, end));
-      return;
+    subproof((a, b) => this.rangeHash(a, b), m, start, end, complete, out);
+  }
+}
+
+/** Hash of the perfect subtree at height `k` (2^k leaves) and position `i` among those of its height. */
+type NodeSource = (k: number, i: number) => Buffer;
+type RangeHash = (start: number, end: number) => Buffer;
+
+/** MTH(D[start:end]) from perfect aligned subtrees: RFC 6962 §2.1 splits every range into such pieces. */
+function rangeHash(node: NodeSource, start: number, end: number): Buffer {
+  const n = end - start;
+  if (isPowerOfTwo(n) && start % n === 0) return node(Math.log2(n), start / n);
+  const k = splitPoint(n);
+  return hashChildren(rangeHash(node, start, start + k), rangeHash(node, start + k, end));
+}
+
+/** RFC 6962 §2.1.1 PATH(m, D[start:end]). */
+function path(hashOf: RangeHash, m: number, start: number, end: number, out: Buffer[]): void {
+  const n = end - start;
+  if (n === 1) return;
+  const k = splitPoint(n);
+  if (m < k) {
+    path(hashOf, m, start, start + k, out);
+    out.push(hashOf(start + k, end));
+  } else {
+    path(hashOf, m - k, start + k, end, out);
+    out.push(hashOf(start, start + k));
+  }
+}
+
+/** RFC 6962 §2.1.2 SUBPROOF(m, D[start:end], complete). */
+function subproof(hashOf: RangeHash, m: number, start: number, end: number, complete: boolean, out: Buffer[]): void {
+  const n = end - start;
+  if (m === n) {
+    if (!complete) out.push(hashOf(start, end));
+    return;
+  }
+  const k = splitPoint(n);
+  if (m <= k) {
+    subproof(hashOf, m, start, start + k, complete, out);
+    out.push(hashOf(start + k, end));
+  } else {
+    subproof(hashOf, m - k, start + k, end, false, out);
+    out.push(hashOf(start, start + k));
+  }
+}
+
+/** The perfect aligned subtrees that make up [0, size), tallest first: a compact range's nodes. */
+function compactRange(size: number): [k: number, i: number][] {
+  const out: [number, number][] = [];
+  let start = 0;
+  for (let k = 52; k >= 0; k--) {
+    const width = 2 ** k;
+    if (size - start >= width) {
+      out.push([k, start / width]);
+      start += width;
     }
-    const k = splitPoint(n);
-    if (m <= k) {
-      this.subproof(m, start, start + k, complete, out);
-      out.push(this.rangeHash(start + k, end));
-    } else {
-      this.subproof(m - k, start + k, end, false, out);
-      out.push(this.rangeHash(start, start + k));
+  }
+  return out;
+}
+
+const PLACEHOLDER = Buffer.alloc(HASH_SIZE);
+
+/**
+ * Proofs over a log too large to hold its tree in memory (MerkleTree keeps
+ * 64 bytes per entry). Ask first — `inclusion`, `consistency`, `root`,
+ * `leaf`, `frontier` — then `run` streams the leaf hashes once and keeps
+ * only the perfect subtrees the answers are built from (O(log n) per
+ * question), and the same methods answer. The answers are byte-identical
+ * to MerkleTree's (merkle.test.ts).
+ */
+export class ProofPlan {
+  private readonly wanted = new Map<string, Buffer | null>();
+  private maxSize = 0;
+  private streamed = -1;
+
+  /** Ask (before `run`) or answer (after) PATH(index, D[0:size]). */
+  inclusion(index: number, size: number): Buffer[] {
+    this.check(size);
+    if (!Number.isSafeInteger(index) || index < 0 || index >= size) throw new RangeError(`leaf index ${index} is outside a tree of size ${size}`);
+    const out: Buffer[] = [];
+    path((a, b) => this.hashOf(a, b), index, 0, size, out);
+    return out.map((h) => Buffer.from(h));
+  }
+
+  /** Ask or answer PROOF(m, D[0:n]). */
+  consistency(m: number, n: number): Buffer[] {
+    this.check(n);
+    if (!Number.isSafeInteger(m) || m < 0 || m > n) throw new RangeError(`cannot prove size ${m} against ${n}`);
+    if (m === 0 || m === n) return [];
+    const out: Buffer[] = [];
+    subproof((a, b) => this.hashOf(a, b), m, 0, n, true, out);
+    return out.map((h) => Buffer.from(h));
+  }
+
+  /** Ask or answer MTH(D[0:size]). */
+  root(size: number): Buffer {
+    this.check(size);
+    return size === 0 ? Buffer.from(EMPTY_ROOT) : Buffer.from(this.hashOf(0, size));
+  }
+
+  /** Ask or answer the hash of leaf `index`. */
+  leaf(index: number): Buffer {
+    this.check(index + 1);
+    return Buffer.from(this.node(0, index));
+  }
+
+  /** Ask or answer the compact range of the first `size` leaves (the frontier a slice starts from). */
+  frontier(size: number): MerkleFrontier {
+    this.check(size);
+    return MerkleFrontier.fromNodes(
+      size,
+      compactRange(size).map(([k, i]) => this.node(k, i)),
+    );
+  }
+
+  /**
+   * Stream leaf hashes (in order) and keep what the questions need. Reads
+   * only as many as the largest tree asked about. Returns how many leaves
+   * it read: fewer than asked means the source ended early.
+   */
+  run(leafHashes: Iterable<Uint8Array>): number {
+    if (this.streamed >= 0) throw new Error('ProofPlan.run called twice');
+    // Completed perfect subtrees, as in MerkleFrontier, each offered to `wanted` as it closes.
+    const stack: Buffer[] = [];
+    let size = 0;
+    if (this.maxSize > 0) {
+      for (const leafHash of leafHashes) {
+        if (leafHash.length !== HASH_SIZE) throw new RangeError('leaf hash is not 32 bytes');
+        let h: Buffer = Buffer.from(leafHash);
+        this.keep(0, size, h);
+        let k = 0;
+        for (let s = size; isOdd(s); s = half(s)) {
+          h = hashChildren(stack.pop()!, h);
+          k++;
+          this.keep(k, (size + 1) / 2 ** k - 1, h);
+        }
+        stack.push(h);
+        size++;
+        if (size === this.maxSize) break;
+      }
     }
+    this.streamed = size;
+    return size;
+  }
+
+  private keep(k: number, i: number, h: Buffer): void {
+    const key = `${k}:${i}`;
+    if (this.wanted.has(key)) this.wanted.set(key, h);
+  }
+
+  private check(size: number): void {
+    if (!Number.isSafeInteger(size) || size < 0) throw new RangeError(`bad tree size ${size}`);
+    if (this.streamed < 0) this.maxSize = Math.max(this.maxSize, size);
+    else if (size > this.streamed) throw new RangeError(`tree size ${size} is outside 0..${this.streamed}`);
+  }
+
+  private hashOf(start: number, end: number): Buffer {
+    return rangeHash((k, i) => this.node(k, i), start, end);
+  }
+
+  private node(k: number, i: number): Buffer {
+    const key = `${k}:${i}`;
+    if (this.streamed < 0) {
+      if (!this.wanted.has(key)) this.wanted.set(key, null);
+      return PLACEHOLDER;
+    }
+    const h = this.wanted.get(key);
+    if (!h) throw new Error(`ProofPlan: subtree ${key} was not asked for before run()`);
+    return h;
   }
 }
 

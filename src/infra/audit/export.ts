@@ -16,7 +16,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readdirSync, writeSync } fr
 import { join } from 'node:path';
 import { canonicalJson } from '../../core/audit/canonical.ts';
 import { keyId, signNote, verifierKey } from '../../core/audit/checkpoint.ts';
-import { MerkleFrontier, MerkleTree } from '../../core/audit/merkle.ts';
+import { ProofPlan } from '../../core/audit/merkle.ts';
 import {
   BUNDLE_FILES,
   BUNDLE_FORMAT,
@@ -27,6 +27,7 @@ import {
   type BundleManifest,
 } from './bundle-format.ts';
 import { publicKeyPem } from './keys.ts';
+import { storedLeafHashes } from './read.ts';
 
 export interface ExportOptions {
   readonly outDir: string;
@@ -116,14 +117,32 @@ export function writeBundle(db: Database.Database, ctx: ExportContext, opts: Exp
   });
   const included = checkpoints.slice(startIdx);
 
-  // Tree over the stored leaf hashes up to the newest checkpoint (stops at a gap).
-  const tree = new MerkleTree();
-  for (const r of db.prepare('SELECT seq, leaf_hash FROM envelopes WHERE seq <= ? ORDER BY seq').iterate(newest.size) as Iterable<{ seq: number; leaf_hash: Buffer }>) {
-    if (r.seq !== tree.size + 1) break;
-    tree.append(r.leaf_hash);
+  // Retention runs after the slice that removed payloads inside it: proven against the newest checkpoint.
+  const retentionRuns: { seq: number; body: string }[] = [];
+  const runs = db.prepare(`SELECT seq, body FROM envelopes WHERE type = 'retention.run' AND seq > ? AND seq <= ? ORDER BY seq`).iterate(b, newest.size);
+  for (const r of runs as Iterable<{ seq: number; body: string }>) {
+    let ranges: unknown;
+    try {
+      ranges = (JSON.parse(r.body) as { attrs?: { expiredRanges?: unknown } }).attrs?.expiredRanges;
+    } catch {
+      continue;
+    }
+    if (Array.isArray(ranges) && ranges.some((x) => Array.isArray(x) && x[0] <= b! && x[1] >= a!)) retentionRuns.push(r);
   }
-  const start = MerkleFrontier.empty();
-  for (let i = 0; i < Math.min(a - 1, tree.size); i++) start.append(tree.leafHash(i));
+
+  // Every hash the bundle needs, from one pass over the stored leaf hashes (it stops at a gap): the
+  // tree itself is never held (ProofPlan), so a log of any length can be exported.
+  const plan = new ProofPlan();
+  plan.frontier(a - 1);
+  for (let i = 1; i < included.length; i++) {
+    const s1 = included[i - 1]!.size;
+    const s2 = included[i]!.size;
+    if (s1 <= s2) plan.consistency(s1, s2);
+  }
+  for (const r of retentionRuns) plan.inclusion(r.seq - 1, newest.size);
+  const stored = plan.run(storedLeafHashes(db, newest.size));
+  if (stored < a - 1) throw new Error(`the store holds only ${stored} contiguous entries before entry ${a}: run 'gatehouse audit verify'`);
+  const start = plan.frontier(a - 1);
 
   if (existsSync(opts.outDir) && readdirSync(opts.outDir).length > 0) throw new Error(`${opts.outDir} is not empty`);
   mkdirSync(opts.outDir, { recursive: true });
@@ -156,23 +175,14 @@ export function writeBundle(db: Database.Database, ctx: ExportContext, opts: Exp
     for (let i = 1; i < included.length; i++) {
       const s1 = included[i - 1]!.size;
       const s2 = included[i]!.size;
-      if (s1 > s2 || s2 > tree.size) continue; // a damaged store: the verifier reports the missing proof
-      f.write(`${canonicalJson({ size1: s1, size2: s2, proof: tree.consistencyProof(s1, s2).map((h) => h.toString('hex')) })}\n`);
+      if (s1 > s2 || s2 > stored) continue; // a damaged store: the verifier reports the missing proof
+      f.write(`${canonicalJson({ size1: s1, size2: s2, proof: plan.consistency(s1, s2).map((h) => h.toString('hex')) })}\n`);
     }
   });
   write(BUNDLE_FILES.retention, (f) => {
-    // Retention runs after the slice that removed payloads inside it, proven against the newest checkpoint.
-    const rows = db.prepare(`SELECT seq, body FROM envelopes WHERE type = 'retention.run' AND seq > ? AND seq <= ? ORDER BY seq`).iterate(b, newest.size);
-    for (const r of rows as Iterable<{ seq: number; body: string }>) {
-      let ranges: unknown;
-      try {
-        ranges = (JSON.parse(r.body) as { attrs?: { expiredRanges?: unknown } }).attrs?.expiredRanges;
-      } catch {
-        continue;
-      }
-      const touches = Array.isArray(ranges) && ranges.some((x) => Array.isArray(x) && x[0] <= b! && x[1] >= a!);
-      if (!touches || r.seq > tree.size) continue;
-      const proof = tree.inclusionProof(r.seq - 1, newest.size).map((h) => h.toString('hex'));
+    if (newest.size > stored) return; // a damaged store: the verifier reports the payloads as missing
+    for (const r of retentionRuns) {
+      const proof = plan.inclusion(r.seq - 1, newest.size).map((h) => h.toString('hex'));
       f.write(`${canonicalJson({ seq: r.seq, envelope: r.body, treeSize: newest.size, proof })}\n`);
     }
   });

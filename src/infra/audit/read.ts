@@ -6,7 +6,7 @@
 import type Database from 'better-sqlite3';
 import type { GatewayEvent, StoredEvent } from '../../core/audit/events.ts';
 import { openEvent, parseEnvelope } from '../../core/audit/envelope.ts';
-import { MerkleTree } from '../../core/audit/merkle.ts';
+import { ProofPlan } from '../../core/audit/merkle.ts';
 import { PROOF_FORMAT, type InclusionProof } from '../../core/audit/proof.ts';
 import type { LogCheckpoint, LogPayload, LogRecord } from '../../core/audit/verify.ts';
 
@@ -130,10 +130,13 @@ export function* storedLeafHashes(db: Database.Database, size: number): Generato
   }
 }
 
-/** Inclusion proof of entry `seq` against the checkpoint `cp` (size ≥ seq). O(size) to rebuild the tree from stored leaf hashes. */
+/** Inclusion proof of entry `seq` against the checkpoint `cp` (size ≥ seq): one pass over the stored leaf hashes, O(log size) memory. */
 export function inclusionProofFor(db: Database.Database, origin: string, seq: number, cp: { id: number; size: number; note: string }): InclusionProof {
-  const tree = MerkleTree.fromLeafHashes(storedLeafHashes(db, cp.size));
-  if (tree.size < cp.size) throw new Error(`the store holds only ${tree.size} contiguous leaves, checkpoint ${cp.id} signs ${cp.size}`);
+  const plan = new ProofPlan();
+  plan.leaf(seq - 1);
+  plan.inclusion(seq - 1, cp.size);
+  const stored = plan.run(storedLeafHashes(db, cp.size));
+  if (stored < cp.size) throw new Error(`the store holds only ${stored} contiguous leaves, checkpoint ${cp.id} signs ${cp.size}`);
   const env = db.prepare('SELECT body FROM envelopes WHERE seq = ?').get(seq) as { body: string };
   const pay = db.prepare('SELECT class, salt, body FROM payloads WHERE seq = ?').get(seq) as { class: string; salt: Buffer; body: string } | undefined;
   return {
@@ -142,10 +145,10 @@ export function inclusionProofFor(db: Database.Database, origin: string, seq: nu
     seq,
     leafIndex: seq - 1,
     treeSize: cp.size,
-    leafHash: tree.leafHash(seq - 1).toString('hex'),
+    leafHash: plan.leaf(seq - 1).toString('hex'),
     envelope: env.body,
     ...(pay ? { payload: { class: pay.class, salt: pay.salt.toString('hex'), body: pay.body } } : {}),
-    path: tree.inclusionProof(seq - 1, cp.size).map((h) => h.toString('hex')),
+    path: plan.inclusion(seq - 1, cp.size).map((h) => h.toString('hex')),
     checkpoint: cp.note,
   };
 }
