@@ -30,7 +30,7 @@ import type { KeyObject } from 'node:crypto';
 import { canonicalJson } from './canonical.ts';
 import { NoteError, checkpointBodyHash, openCheckpoint, type Checkpoint } from './checkpoint.ts';
 import { parseEnvelope, payloadCommitment, type Envelope } from './envelope.ts';
-import { EMPTY_ROOT, MerkleFrontier, hashLeaf, verifyConsistency, verifyInclusion } from './merkle.ts';
+import { EMPTY_ROOT, MerkleFrontier, hashLeaf, hashLeafText, verifyConsistency, verifyInclusion } from './merkle.ts';
 
 export interface LogRecord {
   /** The entry's sequence number as the store files it (DB key, or position in a bundle). */
@@ -311,8 +311,7 @@ export function verifyLog(input: VerifyInput): VerifyResult {
             : `entry ${rec.seq} appears at position ${position} (duplicated, inserted or reordered)`,
       });
     }
-    const bytes = Buffer.from(rec.envelope, 'utf8');
-    const leaf = hashLeaf(bytes);
+    const leaf = hashLeafText(rec.envelope);
     if (rec.leafHash !== undefined && !leaf.equals(rec.leafHash)) {
       report(position, { seq: position, problem: `entry ${position}: envelope does not match its stored leaf hash (envelope or hash altered)` });
     }
