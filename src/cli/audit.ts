@@ -69,6 +69,9 @@ function reportBundleAnchors(notes: readonly string[], dir: string, r: VerifyRes
   if (a.compared === 0) process.stderr.write(`anchors: WARNING — none of them falls within this bundle's checkpoints\n`);
 }
 
+/** Events read per query by `replay`. */
+const REPLAY_PAGE = 1000;
+
 export function registerAudit(program: Command): void {
   const audit = program.command('audit').description('the tamper-evident audit log (docs/audit.md)');
   audit
@@ -176,9 +179,11 @@ export function registerAudit(program: Command): void {
       try {
         const { log } = open(opts);
         const since = parseTime(opts.since, 'since');
-        const events = log.query({ types: ['session.opened', 'session.closed', 'statement.started', 'statement.denied'], ...(since !== undefined ? { since } : {}) });
+        // Sessions from their own events; statement numbers counted in SQL (a long log has millions of statements).
+        const events = log.query({ types: ['session.opened', 'session.closed'], ...(since !== undefined ? { since } : {}) });
+        const counts = log.statementCounts(since !== undefined ? { since } : {});
         log.close();
-        const rows = sessionSummaries(events).filter((s) => (!opts.identity || s.subject === opts.identity) && (!opts.connection || s.connection === opts.connection));
+        const rows = sessionSummaries(events, counts).filter((s) => (!opts.identity || s.subject === opts.identity) && (!opts.connection || s.connection === opts.connection));
         if (opts.json) {
           process.stdout.write(JSON.stringify(rows, null, 2) + '\n');
           return;
@@ -204,18 +209,23 @@ export function registerAudit(program: Command): void {
       try {
         const { log } = open(opts);
         let after = 0;
-        let found = false;
+        // Times are relative to the session's first event, across pages and while following.
+        let start: number | undefined;
+        let closed = false;
         for (;;) {
-          const events = log.query({ sessionId, afterSeq: after });
+          // A page at a time: a long session is never held in memory whole.
+          const events = log.query({ sessionId, afterSeq: after, limit: REPLAY_PAGE });
           if (events.length) {
-            found = true;
+            start ??= events[0]!.time;
             after = events[events.length - 1]!.seq;
-            printReplay(events, Boolean(opts.json), (s) => process.stdout.write(s));
+            printReplay(events, Boolean(opts.json), (s) => process.stdout.write(s), start);
+            closed ||= events.some((e) => e.type === 'session.closed');
           }
-          const closed = events.some((e) => e.type === 'session.closed');
+          if (events.length === REPLAY_PAGE) continue;
           if (!opts.follow || closed) break;
           await new Promise((r) => setTimeout(r, 500));
         }
+        const found = start !== undefined;
         log.close();
         if (!found) throw new GatewayError('GW_CONFIG_INVALID', `no session '${sessionId}' in the audit log`, { clientSafe: true });
       } catch (e) {

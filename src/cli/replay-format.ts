@@ -13,7 +13,12 @@ export interface SessionSummary {
   denied: number;
 }
 
-export function sessionSummaries(events: readonly StoredEvent[]): SessionSummary[] {
+/**
+ * Sessions from their opened/closed events. `counts` (per session id) gives
+ * the statement numbers without the statement events; without it they are
+ * counted from `events`.
+ */
+export function sessionSummaries(events: readonly StoredEvent[], counts?: ReadonlyMap<string, { statements: number; denied: number }>): SessionSummary[] {
   const byId = new Map<string, SessionSummary>();
   for (const e of events) {
     if (e.type === 'session.opened') {
@@ -25,14 +30,15 @@ export function sessionSummaries(events: readonly StoredEvent[]): SessionSummary
         clientAddress: e.clientAddress,
         openedAt: e.time,
         closedAt: null,
-        statements: 0,
-        denied: 0,
+        statements: counts?.get(e.sessionId)?.statements ?? 0,
+        denied: counts?.get(e.sessionId)?.denied ?? 0,
       });
       continue;
     }
     const s = e.sessionId ? byId.get(e.sessionId) : undefined;
     if (!s) continue;
     if (e.type === 'session.closed') s.closedAt = e.time;
+    else if (counts) continue;
     else if (e.type === 'statement.started') s.statements++;
     else if (e.type === 'statement.denied') s.denied++;
   }
@@ -47,8 +53,8 @@ function writeSample(r: ResultSample, write: (s: string) => void): void {
   if (r.truncated) write(`            … (first ${r.rows.length} rows kept)\n`);
 }
 
-export function printReplay(events: readonly StoredEvent[], json: boolean, write: (s: string) => void): void {
-  const start = events[0]?.time ?? 0;
+/** `start`: the time offsets are measured from (the session's first event; by default the first of `events`). */
+export function printReplay(events: readonly StoredEvent[], json: boolean, write: (s: string) => void, start: number = events[0]?.time ?? 0): void {
   for (const e of events) {
     if (json) {
       write(JSON.stringify(e) + '\n');

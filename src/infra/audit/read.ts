@@ -112,6 +112,22 @@ export function readStore(db: Database.Database): {
   return { records, payloads, checkpoints, claimedSize: st?.size ?? 0 };
 }
 
+/**
+ * Statements run and refused per session, counted by SQL over the type and
+ * session columns: no envelope is parsed, so `sessions list` costs a scan,
+ * not a read of every statement into memory.
+ */
+export function statementCounts(db: Database.Database, since?: number): Map<string, { statements: number; denied: number }> {
+  const rows = db
+    .prepare(
+      `SELECT session_id AS id, sum(type = 'statement.started') AS started, sum(type = 'statement.denied') AS denied
+         FROM envelopes WHERE type IN ('statement.started', 'statement.denied') AND session_id IS NOT NULL AND time >= ?
+        GROUP BY session_id`,
+    )
+    .all(since === undefined ? Number.MIN_SAFE_INTEGER : Math.trunc(since)) as { id: string; started: number; denied: number }[];
+  return new Map(rows.map((r) => [r.id, { statements: r.started, denied: r.denied }]));
+}
+
 /** Rows of `stmt`, mapped, read lazily when iterated (once). */
 function mapRows<R, T>(stmt: Database.Statement, map: (row: R) => T): Iterable<T> {
   return {

@@ -358,3 +358,30 @@ test('lazy appends ride with the next batch, or are written on their own within 
   assert.equal(reopened.verify().ok, true);
   reopened.close();
 });
+
+test('statementCounts: statements and refusals per session from the type column, optionally since a time', async () => {
+  const dir = tempDir();
+  const log = openLog(dir);
+  const byType = (t: string): GatewayEvent => events.find((e) => e.type === t)!;
+  const at = (e: GatewayEvent, sessionId: string, time: number): GatewayEvent => ({ ...e, sessionId, time }) as GatewayEvent;
+  for (const e of [
+    at(byType('session.opened'), 'a', 1000),
+    at(byType('statement.started'), 'a', 1001),
+    at(byType('statement.started'), 'a', 1002),
+    at(byType('statement.denied'), 'a', 1003),
+    at(byType('statement.finished'), 'a', 1004),
+    at(byType('session.opened'), 'b', 2000),
+    at(byType('statement.started'), 'b', 2001),
+  ]) {
+    await log.append(e);
+  }
+  assert.deepEqual(
+    [...log.statementCounts().entries()].sort(),
+    [
+      ['a', { statements: 2, denied: 1 }],
+      ['b', { statements: 1, denied: 0 }],
+    ],
+  );
+  assert.deepEqual([...log.statementCounts({ since: 2000 }).entries()], [['b', { statements: 1, denied: 0 }]]);
+  log.close();
+});

@@ -46,7 +46,7 @@ import { writeBundle, type ExportOptions, type ExportSummary } from './export.ts
 import { WalSyncer } from './wal-sync.ts';
 import { WalCheckpointer } from './wal-checkpointer.ts';
 import { loadTreeState, startupProblem, type LastCheckpoint } from './startup.ts';
-import { inclusionProofFor, queryEvents, readStore, selectExpired, type QueryFilter } from './read.ts';
+import { inclusionProofFor, queryEvents, readStore, selectExpired, statementCounts, type QueryFilter } from './read.ts';
 
 export type { QueryFilter } from './read.ts';
 
@@ -495,6 +495,12 @@ export class AuditLog implements EventSink {
   /** Events rebuilt from envelope + payload, in sequence order (for listing and replay). */
   query(filter: QueryFilter = {}): StoredEvent[] {
     return queryEvents(this.db, filter);
+  }
+
+  /** Statements and refusals per session, since `since` (ms), without reading the statements. */
+  statementCounts(filter: { since?: number } = {}): Map<string, { statements: number; denied: number }> {
+    if (this.writable && !this.closed) this.flush();
+    return statementCounts(this.db, filter.since);
   }
 
   /**

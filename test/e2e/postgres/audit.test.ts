@@ -93,6 +93,30 @@ test('an inclusion proof for one event verifies alone', async () => {
   assert.notEqual(bad.code, 0);
 });
 
+test('replay of a long session reads it a page at a time and prints every statement, timed from the session start', async () => {
+  const c = new pg.Client({ host: '127.0.0.1', port: gw.port, database: 'customers', user: 'long-session', password: await gw.token({ sub: 'long-session' }) });
+  await c.connect();
+  // 1,200 statements: 2,400 events plus open/close, several replay pages of 1,000.
+  for (let i = 0; i < 1200; i++) await c.query(`SELECT ${i} AS n`);
+  await c.end();
+  await new Promise((r) => setTimeout(r, 300));
+  const list = await gatehouse(['sessions', 'list', '--identity', 'long-session', '--config', gw.configFile]);
+  assert.match(list.stdout, /long-session .* 1200 statements$/m);
+  const sid = /^(ses_\S+)/m.exec(list.stdout)![1]!;
+  const replay = await gatehouse(['replay', sid, '--config', gw.configFile]);
+  assert.equal(replay.code, 0, replay.stderr);
+  const shown = [...replay.stdout.matchAll(/> SELECT (\d+) AS n/g)].map((m) => Number(m[1]));
+  assert.deepEqual(shown, Array.from({ length: 1200 }, (_, i) => i));
+  const offsets = [...replay.stdout.matchAll(/^\s*\+(\d+\.\d{3})s/gm)].map((m) => Number(m[1]));
+  assert.equal(offsets[0], 0);
+  assert.deepEqual(offsets, [...offsets].sort((x, y) => x - y), 'offsets count from the session start across pages');
+  const json = await gatehouse(['replay', sid, '--json', '--config', gw.configFile]);
+  const types = json.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { type: string }).type);
+  assert.equal(types[0], 'session.opened');
+  assert.equal(types.at(-1), 'session.closed');
+  assert.equal(types.filter((t) => t === 'statement.started').length, 1200);
+});
+
 test('sessions list and replay show the recorded statements, parameters and result rows', async () => {
   const c = new pg.Client({ host: '127.0.0.1', port: gw.port, database: 'customers', user: 'param-user', password: await gw.token({ sub: 'param-user' }) });
   await c.connect();
@@ -103,6 +127,7 @@ test('sessions list and replay show the recorded statements, parameters and resu
   const plist = await gatehouse(['sessions', 'list', '--identity', 'param-user', '--config', gw.configFile]);
   const psid = /^(ses_\S+)/m.exec(plist.stdout)?.[1];
   assert.ok(psid, plist.stdout);
+  assert.match(plist.stdout, /param-user .* 2 statements$/m);
   const preplay = await gatehouse(['replay', psid, '--config', gw.configFile]);
   assert.match(preplay.stdout, /SELECT id FROM accounts WHERE id = \$1\s+-- params: \["42"\]/);
   assert.match(preplay.stdout, /^\s+42$/m);
