@@ -59,6 +59,10 @@ export function openEventStore(opts: {
     ...(Object.keys(config.audit.retention).length ? { retention: config.audit.retention } : {}),
     ...(sinks.length ? { onCheckpoint } : {}),
   });
+  const previous = store.previousWriter;
+  if (previous) {
+    opts.log.warn({ pid: previous.pid, since: previous.since }, 'the previous Gatehouse on this state folder ended without closing the audit log (crash or kill -9); continuing it');
+  }
   // The delivery queue does not survive a restart: offer the newest checkpoint again; it covers any that were lost
   // (no-op when opening just signed and offered it).
   const newest = httpAnchor ? store.latestCheckpoint() : null;

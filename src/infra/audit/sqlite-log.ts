@@ -45,6 +45,7 @@ import { publicKeyPem } from './keys.ts';
 import { writeBundle, type ExportOptions, type ExportSummary } from './export.ts';
 import { WalSyncer } from './wal-sync.ts';
 import { WalCheckpointer } from './wal-checkpointer.ts';
+import { acquireWriterLock, type WriterLock } from './writer-lock.ts';
 import { loadTreeState, startupProblem, type LastCheckpoint } from './startup.ts';
 import { inclusionProofFor, queryEvents, readStore, selectExpired, statementCounts, type QueryFilter } from './read.ts';
 
@@ -133,6 +134,8 @@ export class AuditLog implements EventSink {
   private readonly syncer: WalSyncer | undefined;
   /** Write mode: SQLite's WAL checkpoints on a worker thread instead of inside commits (wal-checkpointer.ts). */
   private walCheckpointer: WalCheckpointer | undefined;
+  /** Write mode: this process's claim on the log (writer-lock.ts), released by close(). */
+  private writerLock: WriterLock | null = null;
 
   /** Compact range of the committed tree. */
   private frontier: MerkleFrontier;
@@ -221,7 +224,15 @@ export class AuditLog implements EventSink {
   static open(opts: AuditLogOptions): AuditLog {
     const inspect = (opts.mode ?? 'write') === 'inspect';
     if (!inspect) mkdirSync(opts.stateDir, { recursive: true, mode: 0o700 });
-    const db = new Database(join(opts.stateDir, AUDIT_DB_FILE), { fileMustExist: inspect });
+    // One writer per log (writer-lock.ts): taken before anything is read into memory.
+    const lock = inspect ? null : acquireWriterLock(opts.stateDir);
+    let db: Database.Database;
+    try {
+      db = new Database(join(opts.stateDir, AUDIT_DB_FILE), { fileMustExist: inspect });
+    } catch (e) {
+      lock?.release();
+      throw e;
+    }
     try {
       db.pragma('journal_mode = WAL');
       // 'full' is NORMAL plus our own off-thread WAL fsync before appends resolve (wal-sync.ts).
@@ -233,10 +244,12 @@ export class AuditLog implements EventSink {
         db.pragma('wal_autocheckpoint = 0');
       }
       const log = new AuditLog(opts, db);
+      log.writerLock = lock;
       if (!inspect) log.startWriting();
       return log;
     } catch (e) {
       db.close();
+      lock?.release();
       throw e;
     }
   }
@@ -443,6 +456,11 @@ export class AuditLog implements EventSink {
     }
   }
 
+  /** Write mode: the owner of a lock this open took over because that process was gone (a crash), for the log. */
+  get previousWriter(): { readonly pid: number; readonly host: string; readonly since: string } | null {
+    return this.writerLock?.tookOverFrom ?? null;
+  }
+
   /** Counters since open (for metrics and tests). */
   stats(): {
     batches: number;
@@ -600,6 +618,7 @@ export class AuditLog implements EventSink {
       this.syncer?.close();
       void this.walCheckpointer?.close();
       this.db.close();
+      this.writerLock?.release();
     }
   }
 }
