@@ -363,7 +363,6 @@ export function verifyLog(input: VerifyInput): VerifyResult {
   }
   for (; pay !== null; nextPayload()) unclaimed(pay, pay.seq >= firstSeq && pay.seq <= frontier.size);
   const treeSize = frontier.size;
-  const lastSeq = treeSize;
 
   // 3. Checkpoints beyond the end: the tail was cut off (unless this is a slice).
   let lastCheckpointSize = 0;
