@@ -212,18 +212,38 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
 
   // Payload retention: removes expired payloads (envelopes, tree and checkpoints stay); each run is itself an event.
   let retentionTimer: NodeJS.Timeout | undefined;
+  // Set by stop(): a retention loop in progress ends after its current batch, before the store closes.
+  let retentionStopped = false;
+  let retentionLoop: Promise<void> = Promise.resolve();
   if (store && Object.keys(config.audit.retention).length > 0) {
     const rules = config.audit.retention as Record<string, number>;
-    const runRetention = (): void => {
+    let retentionRunning = false;
+    // A batch at a time (RETENTION_BATCH payloads, one transaction each), yielding to the sessions between
+    // batches: a large backlog (retention switched on for an old log) neither blocks start-up nor stalls statements.
+    const runRetention = async (): Promise<void> => {
+      if (retentionRunning) return;
+      retentionRunning = true;
+      let expired = 0;
       try {
-        const r = store!.applyRetention(rules);
-        if (r.expired > 0) log.info({ expired: r.expired }, 'audit retention run');
+        for (;;) {
+          if (retentionStopped) return;
+          const r = store!.applyRetention(rules);
+          expired += r.expired;
+          if (!r.more) break;
+          await new Promise((res) => setImmediate(res));
+        }
+        if (expired > 0) log.info({ expired }, 'audit retention run');
       } catch (e) {
-        log.error({ err: e }, 'audit retention run failed');
+        log.error({ err: e, expired }, 'audit retention run failed');
+      } finally {
+        retentionRunning = false;
       }
     };
-    runRetention();
-    retentionTimer = setInterval(runRetention, 3600_000);
+    // The first batch runs before start returns (as before); a backlog continues in the background.
+    retentionLoop = runRetention();
+    retentionTimer = setInterval(() => {
+      if (!retentionRunning) retentionLoop = runRetention();
+    }, 3600_000);
     retentionTimer.unref();
   }
 
@@ -232,6 +252,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     (stopping ??= (async () => {
       log.info({}, 'shutting down: no new sessions');
       if (retentionTimer) clearInterval(retentionTimer);
+      retentionStopped = true;
       sessions.stopAccepting();
       const closed = new Promise<void>((r) => server.close(() => r()));
       const grace = config.limits.shutdownGraceSeconds * 1000;
@@ -251,6 +272,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       policy?.close();
       await masking.close();
       // Closing the store signs the final checkpoint; the anchor then gets a bounded time to send it.
+      await retentionLoop;
       store?.close();
       await httpAnchor?.close();
       log.info({}, 'stopped');

@@ -175,22 +175,33 @@ export const MAX_RANGES_PER_EVENT = 4096;
 /**
  * The payloads that `rules` (seconds per class) expire at `now`, as
  * inclusive seq ranges, and the retention.run event(s) that record them.
+ * At most `limit` payloads, the oldest first; `more` says that others are
+ * due too (the next call continues where this one stops, since the
+ * removed ones are gone).
  */
 export function selectExpired(
   db: Database.Database,
   rules: Readonly<Record<string, number>>,
   now: number,
-): { count: number; ranges: [number, number][]; events: GatewayEvent[] } {
+  limit: number = Number.MAX_SAFE_INTEGER,
+): { count: number; ranges: [number, number][]; events: GatewayEvent[]; more: boolean } {
   for (const [cls, secs] of Object.entries(rules)) {
     if (!Number.isFinite(secs) || secs < 0) throw new RangeError(`retention for ${cls} must be a non-negative number of seconds`);
   }
   // Walks the time index, then the payload by primary key.
-  const select = db.prepare('SELECT e.seq AS seq FROM envelopes e JOIN payloads p ON p.seq = e.seq WHERE e.time <= ? AND p.class = ? ORDER BY e.seq');
-  const seqs: number[] = [];
+  const select = db.prepare('SELECT e.seq AS seq FROM envelopes e JOIN payloads p ON p.seq = e.seq WHERE e.time <= ? AND p.class = ? ORDER BY e.seq LIMIT ?');
+  let seqs: number[] = [];
+  let more = false;
   for (const [cls, secs] of Object.entries(rules)) {
-    for (const r of select.iterate(Math.floor(now - secs * 1000), cls) as Iterable<{ seq: number }>) seqs.push(r.seq);
+    const before = seqs.length;
+    for (const r of select.iterate(Math.floor(now - secs * 1000), cls, limit) as Iterable<{ seq: number }>) seqs.push(r.seq);
+    if (seqs.length - before === limit) more = true;
   }
   seqs.sort((a, b) => a - b);
+  if (seqs.length > limit) {
+    seqs = seqs.slice(0, limit);
+    more = true;
+  }
   const ranges: [number, number][] = [];
   for (const s of seqs) {
     const last = ranges[ranges.length - 1];
@@ -207,5 +218,5 @@ export function selectExpired(
     expired: chunk.reduce((n, [a, b]) => n + b - a + 1, 0),
     expiredRanges: chunk,
   }));
-  return { count: seqs.length, ranges, events };
+  return { count: seqs.length, ranges, events, more };
 }

@@ -385,3 +385,50 @@ test('statementCounts: statements and refusals per session from the type column,
   assert.deepEqual([...log.statementCounts({ since: 2000 }).entries()], [['b', { statements: 1, denied: 0 }]]);
   log.close();
 });
+
+test('retention works through a backlog in bounded batches, oldest first; the log verifies after each', async () => {
+  const dir = tempDir();
+  const log = openLog(dir, { checkpointEvery: { entries: 50, seconds: 3600 } });
+  const t0 = 1_700_000_000_000;
+  // Ten old rounds of sample events (statement and detail payloads interleaved), one new round.
+  for (let k = 0; k < 10; k++) for (const e of sampleEvents(t0 + k)) await log.append(e);
+  for (const e of sampleEvents(t0 + 86_400_000)) await log.append(e);
+  const rules = { statement: 3600, detail: 3600 };
+  const due = selectExpiredCount(log, rules, t0 + 86_400_000);
+  assert.ok(due > 20, `backlog of ${due}`);
+  let total = 0;
+  let runs = 0;
+  let lastRemoved = 0;
+  for (;;) {
+    const r = log.applyRetention(rules, t0 + 86_400_000, { maxPayloads: 7 });
+    runs++;
+    assert.ok(r.expired <= 7);
+    // Oldest first: every batch removes entries after the previous batch's.
+    if (r.expiredRanges.length) {
+      assert.ok(r.expiredRanges[0]![0] > lastRemoved);
+      lastRemoved = r.expiredRanges.at(-1)![1];
+    }
+    total += r.expired;
+    const v = log.verify();
+    assert.equal(v.ok, true, JSON.stringify(v.firstError));
+    assert.equal(v.checked.payloadsExpired, total);
+    if (!r.more) break;
+  }
+  assert.equal(total, due);
+  // One run per batch of 7; at most one more, that finds nothing, when the last batch was exactly full.
+  assert.ok(runs >= Math.ceil(due / 7) && runs <= Math.ceil(due / 7) + 1, `${runs} runs for ${due}`);
+  // Nothing left: a further run removes nothing and says so.
+  const again = log.applyRetention(rules, t0 + 86_400_000, { maxPayloads: 7 });
+  assert.deepEqual([again.expired, again.more], [0, false]);
+  log.close();
+});
+
+/** Expired payloads of `rules` at `now`, counted straight from the store. */
+function selectExpiredCount(log: AuditLog, rules: Record<string, number>, now: number): number {
+  const db = dbOf(log);
+  let n = 0;
+  for (const [cls, secs] of Object.entries(rules)) {
+    n += (db.prepare('SELECT count(*) AS n FROM envelopes e JOIN payloads p ON p.seq = e.seq WHERE e.time <= ? AND p.class = ?').get(now - secs * 1000, cls) as { n: number }).n;
+  }
+  return n;
+}

@@ -100,7 +100,12 @@ export interface RetentionResult {
   readonly events: readonly StoredEvent[];
   readonly expired: number;
   readonly expiredRanges: readonly (readonly [number, number])[];
+  /** More payloads are due than this run removed (see `maxPayloads`): run again. */
+  readonly more: boolean;
 }
+
+/** Payloads one retention run removes at most: one transaction, and the gateway's loop, stay short. */
+export const RETENTION_BATCH = 50_000;
 
 interface Pending {
   readonly event: GatewayEvent;
@@ -566,13 +571,16 @@ export class AuditLog implements EventSink {
   /**
    * Remove payloads older than their class's retention (seconds; classes
    * without a rule are kept) and append a `retention.run` event listing
-   * them, in one transaction. Throws GW_EVENT_STORE_UNAVAILABLE if the
-   * store cannot be written.
+   * them, in one transaction: at most `maxPayloads`, the oldest first
+   * (`more` in the result when others are due; the caller runs again, so
+   * that a large backlog — retention switched on for an old log — never
+   * holds the event loop or one transaction for long). Throws
+   * GW_EVENT_STORE_UNAVAILABLE if the store cannot be written.
    */
-  applyRetention(rules: Readonly<Record<string, number>>, now: number = this.clock.now()): RetentionResult {
+  applyRetention(rules: Readonly<Record<string, number>>, now: number = this.clock.now(), opts: { maxPayloads?: number } = {}): RetentionResult {
     this.requireKey();
     this.flush();
-    const { count, ranges, events } = selectExpired(this.db, rules, now);
+    const { count, ranges, events, more } = selectExpired(this.db, rules, now, opts.maxPayloads ?? RETENTION_BATCH);
     const f = this.frontier.clone();
     const seals = events.map((ev) => {
       const s = sealEvent(ev, f.size + 1, this.instance);
@@ -592,6 +600,7 @@ export class AuditLog implements EventSink {
       events: events.map((ev, i) => ({ ...ev, seq: seals[i]!.envelope.seq }) as StoredEvent),
       expired: count,
       expiredRanges: ranges,
+      more,
     };
   }
 
