@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { isGatewayError } from '../../shared/errors.ts';
@@ -45,8 +45,13 @@ test("another live process's lock is respected; once that process is gone (kill 
   assert.throws(() => openLog(dir), refused(new RegExp(`pid ${other.pid} on .*since 2026-01-01T00:00:00.000Z\\).*remove .*${WRITER_LOCK_FILE}`)));
   other.kill('SIGKILL');
   await new Promise((r) => other.once('exit', r));
+  // Another gateway taking over at this very moment: only one of the two may.
+  writeFileSync(join(dir, `${WRITER_LOCK_FILE}.takeover`), '');
+  assert.throws(() => openLog(dir), refused(/another Gatehouse is taking over the audit log .* right now/));
+  rmSync(join(dir, `${WRITER_LOCK_FILE}.takeover`));
   const lock = acquireWriterLock(dir);
   assert.equal(lock.tookOverFrom?.pid, other.pid);
+  assert.equal(existsSync(join(dir, `${WRITER_LOCK_FILE}.takeover`)), false);
   lock.release();
   const log = openLog(dir);
   assert.equal(JSON.parse(readFileSync(join(dir, WRITER_LOCK_FILE), 'utf8')).pid, process.pid);

@@ -11,9 +11,10 @@
  * So a write-mode open takes `gatehouse.db.writer`, created exclusively
  * (O_EXCL) and holding the owner's pid, host and start time, and close()
  * removes it. A lock left by a process that is gone (kill -9, a crash) is
- * taken over; on another host, or held by a live process, the open is
- * refused with the owner named. Readers (verify, export, sessions, replay)
- * never take it.
+ * taken over, by one starting gateway only (the one that creates
+ * `gatehouse.db.writer.takeover`); on another host, or held by a live
+ * process, the open is refused with the owner named. Readers (verify,
+ * export, sessions, replay) never take it.
  */
 import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
@@ -73,27 +74,52 @@ export function acquireWriterLock(stateDir: string): WriterLock {
           `the audit log in ${stateDir} is open for writing by another Gatehouse (${who}); one state folder takes one gateway. Stop the other one, or, if it is gone, remove ${path}`,
         );
       }
-      rmSync(path, { force: true });
-      tookOverFrom = owner;
-      continue;
+      // Two starting gateways may both find the owner gone: only the one that creates the takeover file
+      // replaces the lock; the other is refused as if the lock were held (it is, a moment later).
+      const takeover = `${path}.takeover`;
+      let guard: number;
+      try {
+        guard = openSync(takeover, 'wx', 0o600);
+      } catch {
+        throw new GatewayError('GW_EVENT_STORE_UNAVAILABLE', `another Gatehouse is taking over the audit log in ${stateDir} right now (${takeover} exists); one state folder takes one gateway`);
+      }
+      closeSync(guard);
+      try {
+        const again = readOwner(path);
+        if (!again || again.pid !== owner!.pid || again.since !== owner!.since) continue; // changed meanwhile: look again
+        rmSync(path, { force: true });
+        tookOverFrom = owner;
+        fd = openSync(path, 'wx', 0o600);
+      } finally {
+        rmSync(takeover, { force: true });
+      }
+      try {
+        writeSync(fd, `${JSON.stringify(me)}\n`);
+      } finally {
+        closeSync(fd);
+      }
+      return lockOf(path, me, tookOverFrom);
     }
     try {
       writeSync(fd, `${JSON.stringify(me)}\n`);
     } finally {
       closeSync(fd);
     }
-    let released = false;
-    return {
-      tookOverFrom,
-      release(): void {
-        if (released) return;
-        released = true;
-        // Only our own lock: never remove one that a successor took over meanwhile.
-        const owner = readOwner(path);
-        if (owner && owner.pid === me.pid && owner.host === me.host && owner.since === me.since) rmSync(path, { force: true });
-      },
-    };
+    return lockOf(path, me, tookOverFrom);
   }
-  /* c8 ignore next */
-  throw new Error('unreachable');
+  throw new GatewayError('GW_EVENT_STORE_UNAVAILABLE', `the writer lock of the audit log in ${stateDir} keeps changing; is another Gatehouse starting on the same state folder?`);
+}
+
+function lockOf(path: string, me: Owner, tookOverFrom: Owner | null): WriterLock {
+  let released = false;
+  return {
+    tookOverFrom,
+    release(): void {
+      if (released) return;
+      released = true;
+      // Only our own lock: never remove one that a successor took over meanwhile.
+      const owner = readOwner(path);
+      if (owner && owner.pid === me.pid && owner.host === me.host && owner.since === me.since) rmSync(path, { force: true });
+    },
+  };
 }
