@@ -33,17 +33,38 @@ export class NoteError extends Error {
 // ---------------------------------------------------------------------------
 // Keys
 
+/** SubjectPublicKeyInfo DER of an Ed25519 key, before its 32 key bytes (RFC 8410 §4). */
+const ED25519_SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
+
+/**
+ * Raw keys by KeyObject: each key is exported once. Besides saving the work
+ * on every checkpoint verified, this keeps clear of a Node 20 deadlock: an
+ * export holds the key's mutex while it allocates, and if that allocation
+ * runs the garbage collector over the KeyGenJob that generated the key
+ * (generateKeyPairSync leaves it behind), the job's destructor takes the
+ * same mutex and the process hangs (seen in CI: a test process stuck in
+ * ExportJWKEdKey → GC → ~KeyGenJob → pthread_mutex_lock).
+ */
+const RAW = new WeakMap<KeyObject, Buffer>();
+
 /** The 32-byte Ed25519 public key of a private or public KeyObject. */
 export function rawPublicKey(key: KeyObject): Buffer {
+  const cached = RAW.get(key);
+  if (cached) return Buffer.from(cached);
   const pub = key.type === 'private' ? createPublicKey(key) : key;
   if (pub.asymmetricKeyType !== 'ed25519') throw new NoteError(`key is ${pub.asymmetricKeyType}, not ed25519`);
-  const jwk = pub.export({ format: 'jwk' });
-  return Buffer.from(String(jwk.x), 'base64url');
+  const der = pub.export({ format: 'der', type: 'spki' });
+  if (der.length !== ED25519_SPKI_PREFIX.length + 32 || !der.subarray(0, ED25519_SPKI_PREFIX.length).equals(ED25519_SPKI_PREFIX)) {
+    throw new NoteError('unexpected Ed25519 public key encoding');
+  }
+  const raw = Buffer.from(der.subarray(ED25519_SPKI_PREFIX.length));
+  RAW.set(key, raw);
+  return Buffer.from(raw);
 }
 
 export function publicKeyFromRaw(raw: Uint8Array): KeyObject {
   if (raw.length !== 32) throw new NoteError('an Ed25519 public key is 32 bytes');
-  return createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(raw).toString('base64url') }, format: 'jwk' });
+  return createPublicKey({ key: Buffer.concat([ED25519_SPKI_PREFIX, raw]), format: 'der', type: 'spki' });
 }
 
 function checkKeyName(name: string): void {
