@@ -61,7 +61,7 @@ export function openEventStore(opts: {
   });
   const previous = store.previousWriter;
   if (previous) {
-    opts.log.warn({ pid: previous.pid, since: previous.since }, 'the previous Gatehouse on this state folder ended without closing the audit log (crash or kill -9); continuing it');
+    opts.log.warn({ pid: previous.pid, host: previous.host, since: previous.since }, 'the previous Gatehouse on this state folder ended without closing the audit log (crash or kill -9); continuing it');
   }
   // The delivery queue does not survive a restart: offer the newest checkpoint again; it covers any that were lost
   // (no-op when opening just signed and offered it).

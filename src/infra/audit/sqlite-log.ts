@@ -461,9 +461,9 @@ export class AuditLog implements EventSink {
     }
   }
 
-  /** Write mode: the owner of a lock this open took over because that process was gone (a crash), for the log. */
+  /** Write mode: the previous writer, when it ended without closing the log (a crash, kill -9), for the log. */
   get previousWriter(): { readonly pid: number; readonly host: string; readonly since: string } | null {
-    return this.writerLock?.tookOverFrom ?? null;
+    return this.writerLock?.previousOwner ?? null;
   }
 
   /** Counters since open (for metrics and tests). */

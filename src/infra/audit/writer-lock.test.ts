@@ -1,19 +1,20 @@
 /**
  * One writer per audit log: a second write-mode open is refused with the
- * owner named (same process, or another live process), readers are not
- * affected, close() releases, and the lock of a process that is gone
- * (kill -9) is taken over.
+ * owner named (same process, or another live process); readers are not
+ * affected; close() releases; a writer that died (kill -9) leaves no lock
+ * behind, only the note that it did not close, which the next open reports.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { isGatewayError } from '../../shared/errors.ts';
 import { sampleEvents } from '../../core/audit/test-support.ts';
 import { openLog, tempDir } from './test-support.ts';
-import { WRITER_LOCK_FILE, acquireWriterLock } from './writer-lock.ts';
+import { WRITER_LOCK_FILE, WRITER_OWNER_FILE, acquireWriterLock } from './writer-lock.ts';
 
 const refused = (pattern: RegExp) => (e: unknown) => isGatewayError(e) && e.code === 'GW_EVENT_STORE_UNAVAILABLE' && pattern.test(e.message);
 
@@ -21,8 +22,9 @@ test('a second writer is refused while the first has the log open; readers are n
   const dir = tempDir();
   const first = openLog(dir);
   await first.append(sampleEvents()[0]!);
-  const owner = JSON.parse(readFileSync(join(dir, WRITER_LOCK_FILE), 'utf8')) as { pid: number; host: string };
+  const owner = JSON.parse(readFileSync(join(dir, WRITER_OWNER_FILE), 'utf8')) as { pid: number; host: string };
   assert.deepEqual([owner.pid, owner.host], [process.pid, hostname()]);
+  assert.equal(first.previousWriter, null);
   assert.throws(() => openLog(dir), refused(new RegExp(`open for writing by another Gatehouse \\(pid ${process.pid} on `)));
   // The refused open changed nothing: the first writer goes on, and readers still read.
   await first.append(sampleEvents()[1]!);
@@ -30,50 +32,48 @@ test('a second writer is refused while the first has the log open; readers are n
   assert.equal(reader.verify().ok, true);
   reader.close();
   first.close();
-  assert.equal(existsSync(join(dir, WRITER_LOCK_FILE)), false);
+  assert.equal(existsSync(join(dir, WRITER_OWNER_FILE)), false, 'a clean close leaves no owner note');
   const second = openLog(dir);
+  assert.equal(second.previousWriter, null);
   assert.equal(second.size, 2);
   assert.equal(second.verify().ok, true);
   second.close();
 });
 
-test("another live process's lock is respected; once that process is gone (kill -9), the lock is taken over", async () => {
+test('a writer in another process holds the log until it dies; kill -9 leaves no lock, only a note the next open reports', async () => {
   const dir = tempDir();
-  const other = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], { stdio: 'ignore' });
-  await new Promise((r) => other.once('spawn', r));
-  writeFileSync(join(dir, WRITER_LOCK_FILE), JSON.stringify({ pid: other.pid, host: hostname(), since: '2026-01-01T00:00:00.000Z' }));
-  assert.throws(() => openLog(dir), refused(new RegExp(`pid ${other.pid} on .*since 2026-01-01T00:00:00.000Z\\).*remove .*${WRITER_LOCK_FILE}`)));
+  // Another process takes the lock as the gateway would (plain CommonJS: better-sqlite3 only).
+  const sqlite = createRequire(import.meta.url).resolve('better-sqlite3');
+  const script = `
+    const Database = require(${JSON.stringify(sqlite)});
+    const db = new Database(${JSON.stringify(join(dir, WRITER_LOCK_FILE))});
+    db.pragma('locking_mode = EXCLUSIVE');
+    db.exec('BEGIN EXCLUSIVE');
+    require('fs').writeFileSync(${JSON.stringify(join(dir, WRITER_OWNER_FILE))}, JSON.stringify({ pid: process.pid, host: 'writer-host', since: '2026-01-01T00:00:00.000Z' }));
+    process.stdout.write('held\\n');
+    setTimeout(() => {}, 60000);`;
+  const other = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>((resolve) => other.stdout!.once('data', () => resolve()));
+  assert.throws(() => openLog(dir), refused(new RegExp(`pid ${other.pid} on writer-host, since 2026-01-01T00:00:00.000Z`)));
   other.kill('SIGKILL');
   await new Promise((r) => other.once('exit', r));
-  // Another gateway taking over at this very moment: only one of the two may.
-  writeFileSync(join(dir, `${WRITER_LOCK_FILE}.takeover`), '');
-  assert.throws(() => openLog(dir), refused(/another Gatehouse is taking over the audit log .* right now/));
-  rmSync(join(dir, `${WRITER_LOCK_FILE}.takeover`));
-  const lock = acquireWriterLock(dir);
-  assert.equal(lock.tookOverFrom?.pid, other.pid);
-  assert.equal(existsSync(join(dir, `${WRITER_LOCK_FILE}.takeover`)), false);
-  lock.release();
+  // No stale lock to clean up: the kernel dropped it with the process.
   const log = openLog(dir);
-  assert.equal(JSON.parse(readFileSync(join(dir, WRITER_LOCK_FILE), 'utf8')).pid, process.pid);
+  assert.deepEqual(log.previousWriter, { pid: other.pid, host: 'writer-host', since: '2026-01-01T00:00:00.000Z' });
+  assert.equal(JSON.parse(readFileSync(join(dir, WRITER_OWNER_FILE), 'utf8')).pid, process.pid);
   log.close();
 });
 
-test('a lock from another host, or one that cannot be read, is never taken over on a guess', () => {
-  const dir = tempDir();
-  const path = join(dir, WRITER_LOCK_FILE);
-  writeFileSync(path, JSON.stringify({ pid: 1, host: 'other-host.example', since: '2026-01-01T00:00:00.000Z' }));
-  assert.throws(() => acquireWriterLock(dir), refused(/pid 1 on other-host\.example/));
-  writeFileSync(path, '{"pid": 1');
-  assert.throws(() => acquireWriterLock(dir), refused(/an owner that cannot be read/));
-  assert.equal(existsSync(path), true);
-});
-
-test('release() removes only its own lock', () => {
-  const dir = tempDir();
-  const lock = acquireWriterLock(dir);
-  // Someone removed it and another writer took the log meanwhile.
-  const path = join(dir, WRITER_LOCK_FILE);
-  writeFileSync(path, JSON.stringify({ pid: process.pid, host: hostname(), since: 'later' }));
-  lock.release();
-  assert.equal(existsSync(path), true);
+test('an owner note left by a dead writer on another host or with our own pid (a restarted container) does not block', () => {
+  for (const stale of [
+    { pid: process.pid, host: hostname(), since: '2026-01-01T00:00:00.000Z' },
+    { pid: 1, host: 'pod-7f9c-previous', since: '2026-01-01T00:00:00.000Z' },
+  ]) {
+    const dir = tempDir();
+    writeFileSync(join(dir, WRITER_OWNER_FILE), JSON.stringify(stale));
+    const lock = acquireWriterLock(dir);
+    assert.deepEqual(lock.previousOwner, stale);
+    lock.release();
+    assert.equal(existsSync(join(dir, WRITER_OWNER_FILE)), false);
+  }
 });

@@ -8,41 +8,37 @@
  * and its periodic checkpoint signs its stale, smaller tree after the
  * first's larger one — which `verify` then rightly reports as a rollback.
  *
- * So a write-mode open takes `gatehouse.db.writer`, created exclusively
- * (O_EXCL) and holding the owner's pid, host and start time, and close()
- * removes it. A lock left by a process that is gone (kill -9, a crash) is
- * taken over, by one starting gateway only (the one that creates
- * `gatehouse.db.writer.takeover`); on another host, or held by a live
- * process, the open is refused with the owner named. Readers (verify,
- * export, sessions, replay) never take it.
+ * So a write-mode open holds an exclusive SQLite lock on
+ * `gatehouse.db.writer` for as long as the log is open. SQLite takes it
+ * with POSIX advisory locks, which the kernel drops when the process ends,
+ * however it ends (kill -9 included): there is no stale lock to detect, no
+ * pid to trust (a restarted container often has the same pid, a
+ * rescheduled pod another host name). Beside it, `gatehouse.db.owner`
+ * names the holder (pid, host, start time) for the refusal message and is
+ * removed at a clean close; finding it at open means the previous writer
+ * did not close the log (a crash), which the gateway logs.
+ *
+ * Readers (verify, export, sessions, replay) never take the lock.
  */
-import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import Database from 'better-sqlite3';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { GatewayError } from '../../shared/errors.ts';
 
 export const WRITER_LOCK_FILE = 'gatehouse.db.writer';
+export const WRITER_OWNER_FILE = 'gatehouse.db.owner';
 
-interface Owner {
+export interface Owner {
   readonly pid: number;
   readonly host: string;
   readonly since: string;
 }
 
 export interface WriterLock {
-  /** Set when a lock of a process that is gone was taken over (for a log line). */
-  readonly tookOverFrom: Owner | null;
+  /** The writer before this one, when it did not close the log (a crash or kill -9): for a log line. */
+  readonly previousOwner: Owner | null;
   release(): void;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    // EPERM: the process exists but belongs to someone else.
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 function readOwner(path: string): Owner | null {
@@ -50,76 +46,44 @@ function readOwner(path: string): Owner | null {
     const v = JSON.parse(readFileSync(path, 'utf8')) as Partial<Owner>;
     if (Number.isSafeInteger(v.pid) && typeof v.host === 'string' && typeof v.since === 'string') return v as Owner;
   } catch {
-    // Unreadable or half-written: treated as held, so nothing is taken over on a guess.
+    // Missing or unreadable: it only ever serves a message.
   }
   return null;
 }
 
 export function acquireWriterLock(stateDir: string): WriterLock {
-  const path = join(stateDir, WRITER_LOCK_FILE);
-  const me: Owner = { pid: process.pid, host: hostname(), since: new Date().toISOString() };
-  let tookOverFrom: Owner | null = null;
-  for (let attempt = 0; attempt < 2; attempt++) {
-    let fd: number;
-    try {
-      fd = openSync(path, 'wx', 0o600);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      const owner = readOwner(path);
-      const gone = owner !== null && owner.host === me.host && owner.pid !== process.pid && !alive(owner.pid);
-      if (!gone || attempt > 0) {
-        const who = owner ? `pid ${owner.pid} on ${owner.host}, since ${owner.since}` : 'an owner that cannot be read';
-        throw new GatewayError(
-          'GW_EVENT_STORE_UNAVAILABLE',
-          `the audit log in ${stateDir} is open for writing by another Gatehouse (${who}); one state folder takes one gateway. Stop the other one, or, if it is gone, remove ${path}`,
-        );
-      }
-      // Two starting gateways may both find the owner gone: only the one that creates the takeover file
-      // replaces the lock; the other is refused as if the lock were held (it is, a moment later).
-      const takeover = `${path}.takeover`;
-      let guard: number;
-      try {
-        guard = openSync(takeover, 'wx', 0o600);
-      } catch {
-        throw new GatewayError('GW_EVENT_STORE_UNAVAILABLE', `another Gatehouse is taking over the audit log in ${stateDir} right now (${takeover} exists); one state folder takes one gateway`);
-      }
-      closeSync(guard);
-      try {
-        const again = readOwner(path);
-        if (!again || again.pid !== owner!.pid || again.since !== owner!.since) continue; // changed meanwhile: look again
-        rmSync(path, { force: true });
-        tookOverFrom = owner;
-        fd = openSync(path, 'wx', 0o600);
-      } finally {
-        rmSync(takeover, { force: true });
-      }
-      try {
-        writeSync(fd, `${JSON.stringify(me)}\n`);
-      } finally {
-        closeSync(fd);
-      }
-      return lockOf(path, me, tookOverFrom);
-    }
-    try {
-      writeSync(fd, `${JSON.stringify(me)}\n`);
-    } finally {
-      closeSync(fd);
-    }
-    return lockOf(path, me, tookOverFrom);
+  const ownerPath = join(stateDir, WRITER_OWNER_FILE);
+  const db = new Database(join(stateDir, WRITER_LOCK_FILE));
+  try {
+    db.pragma('busy_timeout = 0');
+    db.pragma('locking_mode = EXCLUSIVE');
+    // An exclusive transaction never committed: the file stays locked until release() or the process ends.
+    db.exec('BEGIN EXCLUSIVE');
+  } catch (e) {
+    db.close();
+    if ((e as { code?: string }).code !== 'SQLITE_BUSY') throw e;
+    const owner = readOwner(ownerPath);
+    const who = owner ? `pid ${owner.pid} on ${owner.host}, since ${owner.since}` : 'owner unknown';
+    throw new GatewayError(
+      'GW_EVENT_STORE_UNAVAILABLE',
+      `the audit log in ${stateDir} is open for writing by another Gatehouse (${who}); one state folder takes one gateway: stop the other one first`,
+    );
   }
-  throw new GatewayError('GW_EVENT_STORE_UNAVAILABLE', `the writer lock of the audit log in ${stateDir} keeps changing; is another Gatehouse starting on the same state folder?`);
-}
-
-function lockOf(path: string, me: Owner, tookOverFrom: Owner | null): WriterLock {
+  const previousOwner = readOwner(ownerPath);
+  const me: Owner = { pid: process.pid, host: hostname(), since: new Date().toISOString() };
+  writeFileSync(ownerPath, `${JSON.stringify(me)}\n`, { mode: 0o600 });
   let released = false;
   return {
-    tookOverFrom,
+    previousOwner,
     release(): void {
       if (released) return;
       released = true;
-      // Only our own lock: never remove one that a successor took over meanwhile.
-      const owner = readOwner(path);
-      if (owner && owner.pid === me.pid && owner.host === me.host && owner.since === me.since) rmSync(path, { force: true });
+      rmSync(ownerPath, { force: true });
+      try {
+        db.exec('ROLLBACK');
+      } finally {
+        db.close();
+      }
     },
   };
 }
