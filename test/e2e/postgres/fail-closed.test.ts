@@ -39,11 +39,17 @@ const sink: EventSink = {
 before(async () => {
   cluster = await startPostgres({ logStatements: true });
   dir = await mkdtemp(join(tmpdir(), 'gatehouse-failclosed-'));
+  const { config, env } = await gatewayConfig(dir);
+  gw = await startGateway({ config, log: silentLogger, events: sink, env });
+});
+
+/** A gateway configuration with state in `state` and the cluster's credential in its vault. */
+async function gatewayConfig(state: string) {
   const env = { ...process.env, GATEHOUSE_MASTER_KEY: randomBytes(32).toString('base64') };
-  Vault.open({ stateDir: dir, allowDevKey: false, env }).set('db', cluster.appPassword);
+  Vault.open({ stateDir: state, allowDevKey: false, env }).set('db', cluster.appPassword);
   const config = parseConfig(
     `listen: { postgres: 127.0.0.1:${await freePort()}, admin: 127.0.0.1:${await freePort()} }
-state: ${dir}
+state: ${state}
 identity: { dev: true }
 connections:
   - name: customers
@@ -53,8 +59,8 @@ connections:
 `,
     env,
   );
-  gw = await startGateway({ config, log: silentLogger, events: sink, env });
-});
+  return { config, env };
+}
 
 after(async () => {
   await gw?.stop();
@@ -85,20 +91,7 @@ test('the real audit log, full: statements are refused and never forwarded; when
   // A gateway with its real SQLite audit log. SQLite's max_page_count makes the database "full" exactly as
   // a full disk does (SQLITE_FULL: "database or disk is full"), without needing a small filesystem.
   const state = await mkdtemp(join(tmpdir(), 'gatehouse-full-'));
-  const env = { ...process.env, GATEHOUSE_MASTER_KEY: randomBytes(32).toString('base64') };
-  Vault.open({ stateDir: state, allowDevKey: false, env }).set('db', cluster.appPassword);
-  const config = parseConfig(
-    `listen: { postgres: 127.0.0.1:${await freePort()}, admin: 127.0.0.1:${await freePort()} }
-state: ${state}
-identity: { dev: true }
-connections:
-  - name: customers
-    protocol: postgres
-    upstream: { host: 127.0.0.1, port: ${cluster.port}, database: bank, user: app, password: "vault:db", tls: disable }
-    allow: { groups: [agents] }
-`,
-    env,
-  );
+  const { config, env } = await gatewayConfig(state);
   const real = await startGateway({ config, log: silentLogger, env });
   t.after(async () => {
     await real.stop();
