@@ -68,6 +68,7 @@ const ENVELOPE_ATTRS: ReadonlySet<string> = new Set([
   'rules',
   'expired',
   'expiredRanges',
+  'expiredByClass',
   // approvals and grants (issue 6)
   'grantId',
   'requester',

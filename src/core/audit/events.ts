@@ -145,8 +145,13 @@ export type GatewayEvent =
       readonly rules: Readonly<Record<string, number>>;
       /** How many payloads were removed. */
       readonly expired: number;
-      /** The removed payloads as inclusive sequence-number ranges [from, to]. */
-      readonly expiredRanges: readonly (readonly [number, number])[];
+      /**
+       * Per class, inclusive sequence-number ranges [from, to] in which every
+       * payload of that class was removed.
+       */
+      readonly expiredByClass?: Readonly<Record<string, readonly (readonly [number, number])[]>>;
+      /** Logs written before expiredByClass: ranges in which every payload was removed, whatever its class. */
+      readonly expiredRanges?: readonly (readonly [number, number])[];
     })
   | ApprovalEvent
   | GrantEvent

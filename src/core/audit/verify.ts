@@ -253,12 +253,21 @@ export function verifyLog(input: VerifyInput): VerifyResult {
   const retention: RetentionRange[] = [];
   const collectRetention = (env: Envelope): void => {
     if (env.type !== 'retention.run') return;
-    const ranges = (env.attrs as { expiredRanges?: unknown } | undefined)?.expiredRanges;
-    if (!Array.isArray(ranges)) return;
-    for (const r of ranges) {
-      if (Array.isArray(r) && Number.isSafeInteger(r[0]) && Number.isSafeInteger(r[1])) {
-        retention.push({ from: r[0] as number, to: r[1] as number, by: env.seq });
+    const attrs = env.attrs as { expiredRanges?: unknown; expiredByClass?: unknown } | undefined;
+    const add = (ranges: unknown, cls: string | null): void => {
+      if (!Array.isArray(ranges)) return;
+      for (const r of ranges) {
+        if (Array.isArray(r) && Number.isSafeInteger(r[0]) && Number.isSafeInteger(r[1])) {
+          retention.push({ from: r[0] as number, to: r[1] as number, by: env.seq, cls });
+        }
       }
+    };
+    // Older runs: every payload in the range, whatever its class.
+    add(attrs?.expiredRanges, null);
+    // Per class: every payload of that class in the range.
+    const byClass = attrs?.expiredByClass;
+    if (byClass !== null && typeof byClass === 'object' && !Array.isArray(byClass)) {
+      for (const [cls, ranges] of Object.entries(byClass)) add(ranges, cls);
     }
   };
   const payloadIt = input.payloads[Symbol.iterator]();
@@ -468,7 +477,7 @@ export function verifyLog(input: VerifyInput): VerifyResult {
   let payloadsExpired = 0;
   for (const run of missing) {
     for (let seq = run.from; seq <= run.to; seq++) {
-      const by = covers(seq);
+      const by = covers(seq, run.cls);
       if (by === null) {
         report(seq, { seq, problem: `entry ${seq}: payload missing and no retention run in the log removed it (payload deleted, or the retention entry is gone)` });
         continue;
@@ -511,20 +520,23 @@ interface RetentionRange {
   readonly to: number;
   /** The retention.run entry that lists the range. */
   readonly by: number;
+  /** The payload class the range is about; null: every class (runs written before expiredByClass). */
+  readonly cls: string | null;
 }
 
 /**
- * Finds the retention run that removed entry `seq`'s payload: one whose
- * range holds `seq` and that was logged after it. Ranges are sorted by
+ * Finds the retention run that removed entry `seq`'s payload of class
+ * `cls`: one whose range holds `seq`, is about that class (or every
+ * class), and that was logged after it. Ranges are sorted by
  * start, with the running maximum of their ends, so a lookup is a binary
  * search plus a walk back over only the ranges that could still reach `seq`.
  */
-function retentionIndex(ranges: readonly RetentionRange[]): (seq: number) => number | null {
+function retentionIndex(ranges: readonly RetentionRange[]): (seq: number, cls: string) => number | null {
   const sorted = [...ranges].sort((a, b) => a.from - b.from || a.by - b.by);
   const reach: number[] = [];
   let max = -Infinity;
   for (const r of sorted) reach.push((max = Math.max(max, r.to)));
-  return (seq) => {
+  return (seq, cls) => {
     let lo = 0;
     let hi = sorted.length - 1;
     let i = -1;
@@ -539,7 +551,7 @@ function retentionIndex(ranges: readonly RetentionRange[]): (seq: number) => num
     }
     for (; i >= 0 && reach[i]! >= seq; i--) {
       const r = sorted[i]!;
-      if (r.to >= seq && r.by > seq) return r.by;
+      if (r.to >= seq && r.by > seq && (r.cls === null || r.cls === cls)) return r.by;
     }
     return null;
   };

@@ -121,13 +121,16 @@ export function writeBundle(db: Database.Database, ctx: ExportContext, opts: Exp
   const retentionRuns: { seq: number; body: string }[] = [];
   const runs = db.prepare(`SELECT seq, body FROM envelopes WHERE type = 'retention.run' AND seq > ? AND seq <= ? ORDER BY seq`).iterate(b, newest.size);
   for (const r of runs as Iterable<{ seq: number; body: string }>) {
-    let ranges: unknown;
+    let ranges: unknown[] = [];
     try {
-      ranges = (JSON.parse(r.body) as { attrs?: { expiredRanges?: unknown } }).attrs?.expiredRanges;
+      const attrs = (JSON.parse(r.body) as { attrs?: { expiredRanges?: unknown; expiredByClass?: unknown } }).attrs;
+      if (Array.isArray(attrs?.expiredRanges)) ranges = attrs.expiredRanges;
+      const byClass = attrs?.expiredByClass;
+      if (byClass !== null && typeof byClass === 'object') for (const list of Object.values(byClass)) if (Array.isArray(list)) ranges = ranges.concat(list);
     } catch {
       continue;
     }
-    if (Array.isArray(ranges) && ranges.some((x) => Array.isArray(x) && x[0] <= b! && x[1] >= a!)) retentionRuns.push(r);
+    if (ranges.some((x) => Array.isArray(x) && x[0] <= b! && x[1] >= a!)) retentionRuns.push(r);
   }
 
   // Every hash the bundle needs, from one pass over the stored leaf hashes (it stops at a gap): the

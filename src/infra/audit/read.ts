@@ -173,50 +173,89 @@ export function inclusionProofFor(db: Database.Database, origin: string, seq: nu
 export const MAX_RANGES_PER_EVENT = 4096;
 
 /**
- * The payloads that `rules` (seconds per class) expire at `now`, as
- * inclusive seq ranges, and the retention.run event(s) that record them.
+ * The payloads that `rules` (seconds per class) expire at `now`, and the
+ * retention.run event(s) that record them: per class, inclusive seq ranges
+ * [from, to] meaning "every payload of this class with a seq in the range
+ * was removed" (`expiredByClass`). Classes interleave in the log (a
+ * statement's text, then its result sample), so ranges of plain sequence
+ * numbers would break at every entry of another class; ranges per class
+ * stay one per class and run, and break only at a payload of the class that
+ * is not expired (possible only if the clock went back).
+ *
  * At most `limit` payloads, the oldest first; `more` says that others are
- * due too (the next call continues where this one stops, since the
- * removed ones are gone).
+ * due too (the next call continues where this one stops, since the removed
+ * ones are gone).
  */
 export function selectExpired(
   db: Database.Database,
   rules: Readonly<Record<string, number>>,
   now: number,
   limit: number = Number.MAX_SAFE_INTEGER,
-): { count: number; ranges: [number, number][]; events: GatewayEvent[]; more: boolean } {
+): { count: number; byClass: Record<string, [number, number][]>; events: GatewayEvent[]; more: boolean } {
   for (const [cls, secs] of Object.entries(rules)) {
     if (!Number.isFinite(secs) || secs < 0) throw new RangeError(`retention for ${cls} must be a non-negative number of seconds`);
   }
+  const cutoff = (cls: string): number => Math.floor(now - rules[cls]! * 1000);
   // Walks the time index, then the payload by primary key.
   const select = db.prepare('SELECT e.seq AS seq FROM envelopes e JOIN payloads p ON p.seq = e.seq WHERE e.time <= ? AND p.class = ? ORDER BY e.seq LIMIT ?');
-  let seqs: number[] = [];
+  let due: { seq: number; cls: string }[] = [];
   let more = false;
-  for (const [cls, secs] of Object.entries(rules)) {
-    const before = seqs.length;
-    for (const r of select.iterate(Math.floor(now - secs * 1000), cls, limit) as Iterable<{ seq: number }>) seqs.push(r.seq);
-    if (seqs.length - before === limit) more = true;
+  for (const cls of Object.keys(rules)) {
+    const before = due.length;
+    for (const r of select.iterate(cutoff(cls), cls, limit) as Iterable<{ seq: number }>) due.push({ seq: r.seq, cls });
+    if (due.length - before === limit) more = true;
   }
-  seqs.sort((a, b) => a - b);
-  if (seqs.length > limit) {
-    seqs = seqs.slice(0, limit);
+  due.sort((a, b) => a.seq - b.seq);
+  if (due.length > limit) {
+    // The oldest `limit` overall: per class still the oldest ones, so each class's ranges below are exact.
+    due = due.slice(0, limit);
     more = true;
   }
-  const ranges: [number, number][] = [];
-  for (const s of seqs) {
-    const last = ranges[ranges.length - 1];
-    if (last && last[1] === s - 1) last[1] = s;
-    else ranges.push([s, s]);
+  // Payloads of a class inside its span that this run keeps (newer than the cutoff): a range must not cover them.
+  const kept = db.prepare('SELECT p.seq AS seq FROM payloads p JOIN envelopes e ON e.seq = p.seq WHERE p.class = ? AND p.seq > ? AND p.seq < ? AND e.time > ? ORDER BY p.seq');
+  const byClass: Record<string, [number, number][]> = {};
+  const counts = new Map<[number, number], number>();
+  for (const cls of Object.keys(rules)) {
+    const seqs = due.filter((d) => d.cls === cls).map((d) => d.seq);
+    if (seqs.length === 0) continue;
+    const blockers = (kept.all(cls, seqs[0]!, seqs[seqs.length - 1]!, cutoff(cls)) as { seq: number }[]).map((r) => r.seq);
+    const ranges: [number, number][] = [];
+    let b = 0;
+    for (const seq of seqs) {
+      const last = ranges[ranges.length - 1];
+      while (b < blockers.length && blockers[b]! < seq) b++;
+      // A kept payload between the previous removed one and this one starts a new range.
+      const blocked = last !== undefined && b > 0 && blockers[b - 1]! > last[1];
+      if (last && !blocked) {
+        last[1] = seq;
+        counts.set(last, counts.get(last)! + 1);
+      } else {
+        const range: [number, number] = [seq, seq];
+        ranges.push(range);
+        counts.set(range, 1);
+      }
+    }
+    byClass[cls] = ranges;
   }
-  const chunks: [number, number][][] = [];
-  for (let i = 0; i < ranges.length; i += MAX_RANGES_PER_EVENT) chunks.push(ranges.slice(i, i + MAX_RANGES_PER_EVENT));
-  if (chunks.length === 0) chunks.push([]); // every run is an event, also when nothing expired
-  const events: GatewayEvent[] = chunks.map((chunk) => ({
-    type: 'retention.run',
-    time: now,
-    rules: { ...rules },
-    expired: chunk.reduce((n, [a, b]) => n + b - a + 1, 0),
-    expiredRanges: chunk,
-  }));
-  return { count: seqs.length, ranges, events, more };
+  // Bounded envelopes: at most MAX_RANGES_PER_EVENT ranges per event.
+  const events: GatewayEvent[] = [];
+  let chunk: Record<string, [number, number][]> = {};
+  let inChunk = 0;
+  let expiredInChunk = 0;
+  const emit = (): void => {
+    events.push({ type: 'retention.run', time: now, rules: { ...rules }, expired: expiredInChunk, expiredByClass: chunk });
+    chunk = {};
+    inChunk = 0;
+    expiredInChunk = 0;
+  };
+  for (const [cls, ranges] of Object.entries(byClass)) {
+    for (const range of ranges) {
+      if (inChunk === MAX_RANGES_PER_EVENT) emit();
+      (chunk[cls] ??= []).push(range);
+      inChunk++;
+      expiredInChunk += counts.get(range)!;
+    }
+  }
+  if (inChunk > 0 || events.length === 0) emit(); // every run is an event, also when nothing expired
+  return { count: due.length, byClass, events, more };
 }

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, cpSync, readFileSync, writeFileSync, statSync } from 'node:fs';
+import { copyFileSync, cpSync, readFileSync, rmSync, writeFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { generateKeyPairSync } from 'node:crypto';
 import Database from 'better-sqlite3';
@@ -13,6 +13,7 @@ import { verifyBundle, verifyProof, verifyEvidence } from './bundle.ts';
 import { loadOrCreateSigningKey, publicKeyPem } from './keys.ts';
 import { ORIGIN, dbOf, openLog, tempDir, testKey } from './test-support.ts';
 import { directoryAnchor, readAnchors } from './anchor.ts';
+import { WRITER_OWNER_FILE } from './writer-lock.ts';
 
 const PUB = publicKeyPem(testKey);
 const events = sampleEvents();
@@ -163,7 +164,8 @@ test('retention removes expired payloads, records the run, and verification repo
   for (const e of sampleEvents(t0 + 86_400_000)) await log.append(e);
   const res = log.applyRetention({ statement: 3600 }, t0 + 86_400_000);
   // Old statement payloads: statement.started (4), statement.finished with error (6), statement.denied (7).
-  assert.deepEqual(res.expiredRanges, [[4, 4], [6, 7]]);
+  // Entry 5 (statement.finished, ok) has no payload, so one range of the class covers all three.
+  assert.deepEqual(res.expiredByClass, { statement: [[4, 7]] });
   assert.equal(res.expired, 3);
   assert.equal(res.events[0]!.type, 'retention.run');
   assert.equal(res.events[0]!.seq, 19);
@@ -404,9 +406,10 @@ test('retention works through a backlog in bounded batches, oldest first; the lo
     runs++;
     assert.ok(r.expired <= 7);
     // Oldest first: every batch removes entries after the previous batch's.
-    if (r.expiredRanges.length) {
-      assert.ok(r.expiredRanges[0]![0] > lastRemoved);
-      lastRemoved = r.expiredRanges.at(-1)![1];
+    const ranges = Object.values(r.expiredByClass).flat();
+    if (ranges.length) {
+      assert.ok(Math.min(...ranges.map((x) => x[0])) > lastRemoved);
+      lastRemoved = Math.max(...ranges.map((x) => x[1]));
     }
     total += r.expired;
     const v = log.verify();
@@ -432,3 +435,40 @@ function selectExpiredCount(log: AuditLog, rules: Record<string, number>, now: n
   }
   return n;
 }
+
+test('retention of one class among interleaved classes: one range for the class; other classes and kept payloads inside it stay protected', async () => {
+  const dir = tempDir();
+  const log = openLog(dir, { checkpointEvery: { entries: 1000, seconds: 3600 } });
+  const t0 = 1_700_000_000_000;
+  const now = t0 + 86_400_000;
+  const result = { columns: ['n'], rows: [['1']], truncated: false };
+  // 40 statements, each a statement payload then a result payload; statement 20's result has a later time
+  // (the clock went back around it), so it is not due and must stay.
+  for (let i = 0; i < 40; i++) {
+    await log.append({ type: 'statement.started', time: t0, sessionId: 's', operationId: `op${i}`, statement: `SELECT ${i}` } as GatewayEvent);
+    await log.append({ type: 'statement.finished', time: i === 20 ? now : t0, sessionId: 's', operationId: `op${i}`, outcome: 'ok', durationMs: 1, rows: 1, result } as GatewayEvent);
+  }
+  const res = log.applyRetention({ result: 3600 }, now);
+  // Results are entries 2, 4, …, 80; entry 42 (statement 20's) is kept: two ranges, not 39.
+  assert.deepEqual(res.expiredByClass, { result: [[2, 40], [44, 80]] });
+  assert.equal(res.expired, 39);
+  const ok = log.verify();
+  assert.equal(ok.ok, true, JSON.stringify(ok.firstError));
+  assert.equal(ok.checked.payloadsExpired, 39);
+  log.close();
+
+  // A statement payload inside the result range, or the kept result, deleted: not covered, so reported.
+  for (const seq of [11, 42]) {
+    const copy = tempDir();
+    cpSync(dir, copy, { recursive: true });
+    rmSync(join(copy, WRITER_OWNER_FILE), { force: true });
+    const db = new Database(join(copy, AUDIT_DB_FILE));
+    assert.equal(db.prepare('DELETE FROM payloads WHERE seq = ?').run(seq).changes, 1);
+    db.close();
+    const ro = openLog(copy, { mode: 'inspect' });
+    const r = ro.verify();
+    ro.close();
+    assert.equal(r.ok, false);
+    assert.deepEqual(r.firstError, { seq, problem: `entry ${seq}: payload missing and no retention run in the log removed it (payload deleted, or the retention entry is gone)` });
+  }
+});

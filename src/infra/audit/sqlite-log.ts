@@ -99,7 +99,8 @@ export interface RetentionResult {
   /** The retention.run event(s) appended (more than one when the ranges are many). */
   readonly events: readonly StoredEvent[];
   readonly expired: number;
-  readonly expiredRanges: readonly (readonly [number, number])[];
+  /** Per class, inclusive seq ranges in which every payload of the class was removed. */
+  readonly expiredByClass: Readonly<Record<string, readonly (readonly [number, number])[]>>;
   /** More payloads are due than this run removed (see `maxPayloads`): run again. */
   readonly more: boolean;
 }
@@ -580,18 +581,19 @@ export class AuditLog implements EventSink {
   applyRetention(rules: Readonly<Record<string, number>>, now: number = this.clock.now(), opts: { maxPayloads?: number } = {}): RetentionResult {
     this.requireKey();
     this.flush();
-    const { count, ranges, events, more } = selectExpired(this.db, rules, now, opts.maxPayloads ?? RETENTION_BATCH);
+    const { count, byClass, events, more } = selectExpired(this.db, rules, now, opts.maxPayloads ?? RETENTION_BATCH);
     const f = this.frontier.clone();
     const seals = events.map((ev) => {
       const s = sealEvent(ev, f.size + 1, this.instance);
       f.append(s.leafHash);
       return s;
     });
-    const del = this.db.prepare('DELETE FROM payloads WHERE seq BETWEEN ? AND ?');
+    // Exactly what the ranges say: every payload of the class in the range (read.ts: selectExpired).
+    const del = this.db.prepare('DELETE FROM payloads WHERE class = ? AND seq BETWEEN ? AND ?');
     try {
       // Removal and its record commit together: there is never a removed payload without its retention entry.
       this.commit(seals, f, false, () => {
-        for (const [a, b] of ranges) del.run(a, b);
+        for (const [cls, ranges] of Object.entries(byClass)) for (const [a, b] of ranges) del.run(cls, a, b);
       });
     } catch (e) {
       throw auditUnavailable(e);
@@ -599,7 +601,7 @@ export class AuditLog implements EventSink {
     return {
       events: events.map((ev, i) => ({ ...ev, seq: seals[i]!.envelope.seq }) as StoredEvent),
       expired: count,
-      expiredRanges: ranges,
+      expiredByClass: byClass,
       more,
     };
   }
