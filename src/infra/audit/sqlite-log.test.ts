@@ -5,6 +5,7 @@ import { copyFileSync, cpSync, readFileSync, rmSync, writeFileSync, statSync } f
 import { join } from 'node:path';
 import { generateKeyPairSync } from 'node:crypto';
 import Database from 'better-sqlite3';
+import fc from 'fast-check';
 import { isGatewayError } from '../../shared/errors.ts';
 import { sampleEvents } from '../../core/audit/test-support.ts';
 import type { GatewayEvent } from '../../core/audit/events.ts';
@@ -471,4 +472,57 @@ test('retention of one class among interleaved classes: one range for the class;
     assert.equal(r.ok, false);
     assert.deepEqual(r.firstError, { seq, problem: `entry ${seq}: payload missing and no retention run in the log removed it (payload deleted, or the retention entry is gone)` });
   }
+});
+
+test('property: retention of random interleaved classes, times and batch sizes removes exactly what is due; any other payload deleted is reported', async () => {
+  const classes = ['statement', 'result', 'detail'] as const;
+  const t0 = 1_700_000_000_000;
+  const now = t0 + 86_400_000;
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(fc.record({ cls: fc.constantFrom(...classes), old: fc.boolean() }), { minLength: 1, maxLength: 40 }),
+      fc.subarray([...classes], { minLength: 1 }),
+      fc.integer({ min: 1, max: 8 }),
+      fc.nat(),
+      async (entries, ruled, batch, pick) => {
+        const dir = tempDir();
+        const log = openLog(dir, { checkpointEvery: { entries: 1000, seconds: 3600 } });
+        for (const [i, e] of entries.entries()) {
+          const time = e.old ? t0 : now; // "now" entries are not due: the clock went back around them
+          const ev: Record<string, unknown> =
+            e.cls === 'statement'
+              ? { type: 'statement.started', time, sessionId: 's', operationId: `op${i}`, statement: `SELECT ${i}` }
+              : e.cls === 'result'
+                ? { type: 'statement.finished', time, sessionId: 's', operationId: `op${i}`, outcome: 'ok', durationMs: 1, rows: 1, result: { columns: ['n'], rows: [[String(i)]], truncated: false } }
+                : { type: 'upstream.failed', time, sessionId: 's', connection: 'c', code: 'GW_UPSTREAM_UNAVAILABLE', message: `down ${i}` };
+          await log.append(ev as unknown as GatewayEvent);
+        }
+        const rules = Object.fromEntries(ruled.map((c) => [c, 3600]));
+        for (;;) {
+          const r = log.applyRetention(rules, now, { maxPayloads: batch });
+          if (!r.more) break;
+        }
+        const due = entries.filter((e) => e.old && ruled.includes(e.cls)).length;
+        const v = log.verify();
+        assert.equal(v.ok, true, JSON.stringify(v.firstError));
+        assert.equal(v.checked.payloadsExpired, due);
+        assert.equal(v.checked.payloads, entries.length - due);
+        const left = (dbOf(log).prepare('SELECT seq FROM payloads ORDER BY seq').all() as { seq: number }[]).map((r) => r.seq);
+        log.close();
+        if (left.length === 0) return;
+        // Any payload that retention kept, deleted afterwards, is reported as deleted.
+        const victim = left[pick % left.length]!;
+        const db = new Database(join(dir, AUDIT_DB_FILE));
+        db.prepare('DELETE FROM payloads WHERE seq = ?').run(victim);
+        db.close();
+        const ro = openLog(dir, { mode: 'inspect' });
+        const bad = ro.verify();
+        ro.close();
+        assert.equal(bad.ok, false);
+        assert.equal(bad.firstError?.seq, victim);
+        assert.match(bad.firstError!.problem, /payload missing and no retention run in the log removed it/);
+      },
+    ),
+    { numRuns: Number(process.env.AUDIT_FC_RUNS ?? 60) },
+  );
 });
