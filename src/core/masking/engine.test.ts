@@ -202,6 +202,27 @@ test('narrow integers (int2, int4, oid) are not scanned: no default detector can
   assert.equal(m.planForRow([{ name: 'n', tableOid: 0, columnAttr: 0, typeOid: OID.int8, format: 0 }], ctx()).passthrough, false);
 });
 
+/** The row through maskRanges (values laid out in one buffer, as the relay has them), as plain values. */
+function maskRangesOf(m: Masker, plan: Parameters<Masker['maskRanges']>[0], values: readonly (Buffer | null)[]) {
+  const buf = Buffer.concat(values.map((v) => v ?? Buffer.alloc(0)));
+  const start = new Int32Array(values.length);
+  const len = new Int32Array(values.length);
+  let pos = 0;
+  values.forEach((v, i) => {
+    start[i] = pos;
+    len[i] = v === null ? -1 : v.length;
+    pos += v?.length ?? 0;
+  });
+  const counts = {};
+  const r = m.maskRanges(plan, { buf, start, len, count: values.length }, counts);
+  const b = values.map((v, i) => {
+    const x = r?.values[i];
+    if (x === IN_BYTES) return r!.bytes.subarray(r!.at[i], r!.at[i]! + r!.size[i]!);
+    return x === undefined ? v : x === null ? null : typeof x === 'string' ? Buffer.from(x, r!.utf8[i] ? 'utf8' : 'latin1') : x;
+  });
+  return { b, counts, r };
+}
+
 test('maskRanges gives the same values and counts as maskDataRow (text, non-UTF-8, arrays, JSON, NULLs, binary)', () => {
   const m = new Masker(RULES, KEYS);
   const names = ['id', 'ssn', 'dob', 'card_number', 'notes', 'profile', 'blob'];
@@ -237,22 +258,7 @@ test('maskRanges gives the same values and counts as maskDataRow (text, non-UTF-
     });
     const plan = plans[format]!;
     const a = m.maskDataRow(plan, values);
-    const buf = Buffer.concat(values.map((v) => v ?? Buffer.alloc(0)));
-    const start = new Int32Array(values.length);
-    const len = new Int32Array(values.length);
-    let pos = 0;
-    values.forEach((v, i) => {
-      start[i] = pos;
-      len[i] = v === null ? -1 : v.length;
-      pos += v?.length ?? 0;
-    });
-    const counts = {};
-    const r = m.maskRanges(plan, { buf, start, len, count: values.length }, counts);
-    const b = values.map((v, i) => {
-      const x = r?.values[i];
-      if (x === IN_BYTES) return r!.bytes.subarray(r!.at[i], r!.at[i]! + r!.size[i]!);
-      return x === undefined ? v : x === null ? null : typeof x === 'string' ? Buffer.from(x, r!.utf8[i] ? 'utf8' : 'latin1') : x;
-    });
+    const { b, counts, r } = maskRangesOf(m, plan, values);
     assert.deepEqual(b.map((x) => x?.toString('hex') ?? null), a.values.map((x) => x?.toString('hex') ?? null), text.join(' | '));
     assert.deepEqual(counts, a.counts);
     assert.equal(r !== null, a.changed);
@@ -286,22 +292,7 @@ test('maskRanges byte paths (token and partial of ASCII text, constants) give wh
       return Buffer.from(t, Math.random() < 0.1 ? 'latin1' : 'utf8');
     });
     const a = m.maskDataRow(plan, values);
-    const buf = Buffer.concat(values.map((v) => v ?? Buffer.alloc(0)));
-    const start = new Int32Array(values.length);
-    const len = new Int32Array(values.length);
-    let pos = 0;
-    values.forEach((v, i) => {
-      start[i] = pos;
-      len[i] = v === null ? -1 : v.length;
-      pos += v?.length ?? 0;
-    });
-    const counts = {};
-    const r = m.maskRanges(plan, { buf, start, len, count: values.length }, counts);
-    const b = values.map((v, i) => {
-      const x = r?.values[i];
-      if (x === IN_BYTES) return r!.bytes.subarray(r!.at[i], r!.at[i]! + r!.size[i]!);
-      return x === undefined ? v : x === null ? null : typeof x === 'string' ? Buffer.from(x, r!.utf8[i] ? 'utf8' : 'latin1') : x;
-    });
+    const { b, counts, r } = maskRangesOf(m, plan, values);
     assert.deepEqual(b.map((x) => x?.toString('hex') ?? null), a.values.map((x) => x?.toString('hex') ?? null));
     assert.deepEqual(counts, a.counts);
     assert.equal(r !== null, a.changed);
