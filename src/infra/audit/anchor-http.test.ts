@@ -15,7 +15,7 @@ import { openCheckpoint } from '../../core/audit/checkpoint.ts';
 import type { GatewayEvent } from '../../core/audit/events.ts';
 import type { Logger } from '../../core/logger.ts';
 import { Receiver, captureLog } from './test-receiver.ts';
-import { AUDIT_DB_FILE } from './sqlite-log.ts';
+import { AUDIT_DB_FILE, type AuditLog } from './sqlite-log.ts';
 import { HttpAnchor } from './anchor-http.ts';
 import { anchorCoverage } from './anchor.ts';
 import { ORIGIN, openLog, tempDir, testKey } from './test-support.ts';
@@ -31,6 +31,17 @@ async function until(cond: () => boolean, what: string, ms = 5000): Promise<void
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 10));
   }
+}
+
+/** The log in `dir` verifies against what the receiver kept; then everything is closed. */
+async function verifiesAgainstReceiverThenClose(dir: string, recv: Receiver, audit: AuditLog, anchor: HttpAnchor): Promise<void> {
+  const ro = openLog(dir, { mode: 'inspect' });
+  assert.equal(ro.verify({ anchors: recv.notes() }).ok, true);
+  ro.close();
+  audit.close();
+  await anchor.close();
+  await recv.stop();
+  recv.cleanup();
 }
 
 function anchorFor(r: Receiver, log: Logger, extra: Partial<ConstructorParameters<typeof HttpAnchor>[0]> = {}): HttpAnchor {
@@ -86,13 +97,7 @@ test('receiver down, then up: appends go on meanwhile, every queued checkpoint a
   assert.deepEqual(recv.requests.map((q) => Number(q.headers['x-gatehouse-checkpoint-size'])), [2, 4, 6, 8]);
   assert.equal(anchor.stats().failingSince, null);
   assert.ok(log.has(/anchor receiver reachable again/));
-  const ro = openLog(dir, { mode: 'inspect' });
-  assert.equal(ro.verify({ anchors: recv.notes() }).ok, true);
-  ro.close();
-  audit.close();
-  await anchor.close();
-  await recv.stop();
-  recv.cleanup();
+  await verifiesAgainstReceiverThenClose(dir, recv, audit, anchor);
 });
 
 test('a receiver answering 500 (or not at all) never slows appends; a full queue skips the oldest, says so, and the next delivered checkpoint covers the gap', async () => {
@@ -129,13 +134,7 @@ test('a receiver answering 500 (or not at all) never slows appends; a full queue
     const got = recv.notes().map((n) => openCheckpoint(n, ORIGIN, PUB).size);
     assert.equal(got.at(-1), 50);
     assert.equal(got.length, st2.delivered);
-    const ro = openLog(dir, { mode: 'inspect' });
-    assert.equal(ro.verify({ anchors: recv.notes() }).ok, true);
-    ro.close();
-    audit.close();
-    await anchor.close();
-    await recv.stop();
-    recv.cleanup();
+    await verifiesAgainstReceiverThenClose(dir, recv, audit, anchor);
   }
 });
 
