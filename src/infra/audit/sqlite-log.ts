@@ -627,7 +627,7 @@ export class AuditLog implements EventSink {
       // Anything still queued (the flush above failed) is refused, never dropped silently.
       for (const p of this.pending.splice(0)) p.reject(auditUnavailable());
       this.syncer?.close();
-      void this.walCheckpointer?.close();
+      this.walCheckpointer?.close();
       this.db.close();
       this.writerLock?.release();
     }

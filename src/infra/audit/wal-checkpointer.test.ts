@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { sampleEvents } from '../../core/audit/test-support.ts';
 import { AUDIT_DB_FILE } from './sqlite-log.ts';
@@ -31,6 +31,19 @@ test('the WAL is checkpointed by the worker, not inside commits, and the log sti
   again.close();
 });
 
+test('when close() returns the worker\'s connection is closed and the WAL is checkpointed and gone: a copy of the folder is complete and stable', async () => {
+  // Before, the worker closed its connection a moment later on its own thread, removing the WAL
+  // under a copy in progress (seen in CI as ENOENT from cpSync); most closes left the WAL behind.
+  for (let k = 0; k < 10; k++) {
+    const dir = tempDir();
+    const log = openLog(dir, { checkpointEvery: { entries: 1000, seconds: 3600 } });
+    for (let i = 0; i < 40; i++) await log.append(events[i % events.length]!);
+    log.close();
+    assert.equal(existsSync(join(dir, `${AUDIT_DB_FILE}-wal`)), false, `round ${k}: WAL left behind after close`);
+    assert.equal(existsSync(join(dir, `${AUDIT_DB_FILE}-shm`)), false, `round ${k}: shared-memory file left behind after close`);
+  }
+});
+
 test('a worker that cannot open the database fails over to checkpoints on the log\'s own connection', async () => {
   const errors: string[] = [];
   const c = new WalCheckpointer({ dbPath: join(tempDir(), 'missing.db'), intervalMs: 10, onError: (m) => errors.push(m) });
@@ -45,7 +58,7 @@ test('a worker that cannot open the database fails over to checkpoints on the lo
   assert.equal(c.due(), true);
   c.checkpointed();
   assert.equal(c.due(), false);
-  await c.close();
+  c.close();
 });
 
 test('past maxFrames the log is told to checkpoint itself (steady load keeps the WAL from restarting)', async () => {
@@ -62,6 +75,6 @@ test('past maxFrames the log is told to checkpoint itself (steady load keeps the
   assert.equal(c.due(), true, 'the WAL holds more frames than the bound');
   c.checkpointed();
   assert.equal(c.due(), false);
-  await c.close();
+  c.close();
   log.close();
 });

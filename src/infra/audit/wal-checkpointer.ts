@@ -34,9 +34,14 @@ const Database = require(workerData.sqlite);
 const db = new Database(workerData.path, { fileMustExist: true });
 db.pragma('synchronous = NORMAL');
 parentPort.on('message', (m) => {
-  if (m === 'close') {
-    db.close();
-    parentPort.close();
+  if (m && m.close) {
+    // The connection is closed before the log's own closes: the log's close is then the last one,
+    // which checkpoints the WAL and removes it. The flag wakes the log, which waits for this.
+    try { db.close(); } finally {
+      Atomics.store(m.close, 0, 1);
+      Atomics.notify(m.close, 0);
+      parentPort.close();
+    }
     return;
   }
   try {
@@ -162,21 +167,23 @@ export class WalCheckpointer {
     this.#onError(message);
   }
 
-  /** Stop the worker (before the log's own connection closes; SQLite checkpoints at that close). */
-  async close(): Promise<void> {
+  /**
+   * Stop the worker and wait until its connection is closed (at most
+   * `waitMs`; a worker stuck longer is terminated). Synchronous on purpose:
+   * the log closes its own connection right after, and that close must be
+   * the last one, so that SQLite checkpoints the WAL and removes it before
+   * `close()` returns. Otherwise the worker's connection closed a moment
+   * later, on its own thread, and the WAL file vanished under whoever
+   * copied or opened the folder meanwhile.
+   */
+  close(waitMs = 2000): void {
     if (this.#timer) clearInterval(this.#timer);
     const w = this.#worker;
     this.#worker = null;
     if (!w) return;
-    w.ref(); // whoever awaits close() waits for the worker's exit
-    await new Promise<void>((resolve) => {
-      // A checkpoint in progress finishes first; do not wait forever for a stuck one.
-      const stuck = setTimeout(() => void w.terminate(), 2000);
-      w.once('exit', () => {
-        clearTimeout(stuck);
-        resolve();
-      });
-      w.postMessage('close');
-    });
+    const closed = new Int32Array(new SharedArrayBuffer(4));
+    w.postMessage({ close: closed });
+    // A checkpoint in progress finishes first; do not wait forever for a stuck one.
+    if (Atomics.wait(closed, 0, 0, waitMs) === 'timed-out') void w.terminate();
   }
 }
