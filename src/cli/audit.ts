@@ -7,8 +7,9 @@ import type { Command } from 'commander';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { chooseConfig, fail } from './context.ts';
-import { openAuditForReading } from '../server/event-store.ts';
-import { anchorCoverage, readAnchors, verifyEvidence } from '../infra/audit/index.ts';
+import { openAuditForReading, rotateAuditKey } from '../server/event-store.ts';
+import { createLogger } from '../server/logger.ts';
+import { AUDIT_KEY_ENV, anchorCoverage, readAnchors, verifyEvidence } from '../infra/audit/index.ts';
 import type { VerifyResult } from '../infra/audit/index.ts';
 import { GatewayError } from '../shared/errors.ts';
 import { printReplay, sessionSummaries } from './replay-format.ts';
@@ -148,6 +149,35 @@ export function registerAudit(program: Command): void {
         log.close();
         if (opts.out) writeFileSync(opts.out, proof);
         else process.stdout.write(proof);
+      } catch (e) {
+        fail(e);
+      }
+    });
+  audit
+    .command('rotate-key')
+    .description('hand the audit signing key over to a new key (stop the gateway first); checkpoints after it are signed by the new key')
+    .option('--new-key <file>', 'the new Ed25519 private key (PEM); default: a new key, when the key lives in the state folder')
+    .option('--reason <text>', 'why the key is rotated (recorded in the log)')
+    .option('-c, --config <file>', 'configuration file')
+    .action(async (opts: { newKey?: string; reason?: string; config?: string }) => {
+      try {
+        const choice = chooseConfig(opts.config);
+        const r = await rotateAuditKey({
+          stateDir: choice.stateDir,
+          baseDir: choice.baseDir,
+          env: process.env,
+          log: createLogger(choice.config?.log.level ?? 'info'),
+          config: choice.config,
+          ...(opts.newKey ? { newKeyPem: readFileSync(opts.newKey, 'utf8') } : {}),
+          ...(opts.reason ? { justification: opts.reason } : {}),
+        });
+        process.stdout.write(
+          `audit key rotated: key ${r.fromKeyId} handed over to key ${r.toKeyId} at checkpoint ${r.checkpoint.id} (entries 1..${r.checkpoint.size}), signed by both\n` +
+            (r.keyFile
+              ? `the new key is ${r.keyFile}; the retired key was moved to ${r.retiredFile} (destroy it per your key policy)\n`
+              : `now set ${AUDIT_KEY_ENV} to the new key before starting Gatehouse: the retired key is refused\n`) +
+            `give auditors the new public key: gatehouse audit pubkey\n`,
+        );
       } catch (e) {
         fail(e);
       }

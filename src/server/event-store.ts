@@ -10,7 +10,10 @@ import { existsSync } from 'node:fs';
 import { AUDIT_KEY_ENV, AUDIT_KEY_FILE, AuditLog, HttpAnchor, directoryAnchor, loadOrCreateSigningKey, parsePublicKeyPem } from '../infra/audit/index.ts';
 import type { CheckpointInfo } from '../infra/audit/index.ts';
 import type { SecretStore } from '../core/ports.ts';
-import { createPublicKey } from 'node:crypto';
+import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { renameSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { keyId } from '../core/audit/checkpoint.ts';
 import { GatewayError } from '../shared/errors.ts';
 
 export type EventStore = AuditLog;
@@ -125,4 +128,92 @@ export function openAuditForReading(
 
 export function auditDbPath(stateDir: string): string {
   return join(stateDir, 'gatehouse.db');
+}
+
+export interface KeyRotationResult {
+  readonly checkpoint: CheckpointInfo;
+  readonly fromKeyId: string;
+  readonly toKeyId: string;
+  /** Where the incoming key now is (the state folder's key file), or null when the operator supplied it through GATEHOUSE_AUDIT_KEY. */
+  readonly keyFile: string | null;
+  /** The outgoing key's file after the rotation (state-folder keys only). */
+  readonly retiredFile: string | null;
+}
+
+/**
+ * `gatehouse audit rotate-key`: hand the audit signing key over (docs/audit.md §5.1).
+ * Opens the log for writing (refused while a gateway holds it), so the
+ * handover checkpoint is anchored like any other. The incoming key is
+ * `newKeyPem`, or, when the key lives in the state folder, a fresh one; it
+ * is written to `audit-key.next.pem` before the handover, so a crash in
+ * between never loses it, and becomes `audit-key.pem` after it (the
+ * outgoing key is kept as `audit-key.retired-<key id>.pem`, mode 0600, for
+ * the operator's key-destruction procedure). With GATEHOUSE_AUDIT_KEY the
+ * operator points it at the new key before the next start.
+ */
+export async function rotateAuditKey(opts: {
+  stateDir: string;
+  baseDir: string;
+  env: NodeJS.ProcessEnv;
+  log: Logger;
+  config: Config | null;
+  newKeyPem?: string;
+  justification?: string;
+  vault?: () => SecretStore;
+}): Promise<KeyRotationResult> {
+  if (!existsSync(auditDbPath(opts.stateDir))) {
+    throw new GatewayError('GW_CONFIG_INVALID', `no audit log in ${opts.stateDir}: nothing to rotate`, { clientSafe: true });
+  }
+  const fromEnv = Boolean(opts.env[AUDIT_KEY_ENV]?.trim());
+  if (fromEnv && opts.newKeyPem === undefined) {
+    throw new GatewayError('GW_CONFIG_INVALID', `the audit key comes from ${AUDIT_KEY_ENV}: pass the new key with --new-key FILE, then point ${AUDIT_KEY_ENV} at it`, { clientSafe: true });
+  }
+  let next: KeyObject;
+  if (opts.newKeyPem !== undefined) {
+    try {
+      next = createPrivateKey(opts.newKeyPem);
+    } catch {
+      throw new GatewayError('GW_CONFIG_INVALID', '--new-key: not a PEM private key', { clientSafe: true });
+    }
+    if (next.asymmetricKeyType !== 'ed25519') throw new GatewayError('GW_CONFIG_INVALID', `--new-key: the audit key must be Ed25519, got ${next.asymmetricKeyType}`, { clientSafe: true });
+  } else {
+    next = generateKeyPairSync('ed25519').privateKey;
+  }
+  const keyFile = join(opts.stateDir, AUDIT_KEY_FILE);
+  const nextFile = join(opts.stateDir, 'audit-key.next.pem');
+  const origin = opts.config?.audit.origin ?? 'gatehouse.local/audit';
+  let store: EventStore;
+  let httpAnchor: HttpAnchor | null = null;
+  if (opts.config) {
+    ({ store, httpAnchor } = openEventStore({ stateDir: opts.stateDir, baseDir: opts.baseDir, instance: hostname(), env: opts.env, log: opts.log, config: opts.config, ...(opts.vault ? { vault: opts.vault } : {}) }));
+  } else {
+    store = AuditLog.open({ stateDir: opts.stateDir, instance: hostname(), signingKey: loadOrCreateSigningKey(opts.stateDir, opts.env).privateKey, keyName: origin });
+  }
+  let checkpoint: CheckpointInfo;
+  const fromKeyId = keyIdHex(origin, createPublicKey(store.publicKeyPem()));
+  try {
+    // Kept before the handover: after it, only this key can continue the log.
+    if (!fromEnv) writeFileSync(nextFile, next.export({ format: 'pem', type: 'pkcs8' }).toString(), { mode: 0o600, flag: 'wx' });
+    checkpoint = store.rotateKey(next, opts.justification ? { justification: opts.justification } : {});
+  } catch (e) {
+    store.close();
+    await httpAnchor?.close();
+    if (!fromEnv && (e as NodeJS.ErrnoException).code !== 'EEXIST') rmSync(nextFile, { force: true });
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') {
+      throw new GatewayError('GW_CONFIG_INVALID', `${nextFile} exists: an earlier rotation stopped half-way. If the log's key was handed over to it, rename it to ${AUDIT_KEY_FILE}; otherwise remove it`, { clientSafe: true });
+    }
+    throw e;
+  }
+  store.close();
+  await httpAnchor?.close();
+  const toKeyId = keyIdHex(origin, createPublicKey(next));
+  if (fromEnv) return { checkpoint, fromKeyId, toKeyId, keyFile: null, retiredFile: null };
+  const retiredFile = join(opts.stateDir, `audit-key.retired-${fromKeyId}.pem`);
+  renameSync(keyFile, retiredFile);
+  renameSync(nextFile, keyFile);
+  return { checkpoint, fromKeyId, toKeyId, keyFile, retiredFile };
+}
+
+function keyIdHex(origin: string, publicKey: KeyObject): string {
+  return keyId(origin, publicKey).toString('hex');
 }

@@ -4,6 +4,8 @@ import { createPrivateKey, createPublicKey, generateKeyPairSync } from 'node:cry
 import {
   NoteError,
   checkpointBodyHash,
+  cosignNote,
+  noteText,
   formatCheckpointBody,
   keyId,
   openCheckpoint,
@@ -92,4 +94,28 @@ test('a repeated signature line by the log key is refused (the log never writes 
   const note = signNote('a\n', 'log.example/x', privateKey);
   const sigLine = note.slice(note.lastIndexOf('\n\n') + 2);
   assert.throws(() => openNote(note + sigLine, 'log.example/x', publicKey), /repeated signature/);
+});
+
+test('a handover checkpoint names both keys in its body and carries both signatures, each verifiable alone', () => {
+  const origin = 'log.example/x';
+  const a = generateKeyPairSync('ed25519');
+  const b = generateKeyPairSync('ed25519');
+  const rotation = { from: verifierKey(origin, a.publicKey), to: verifierKey(origin, b.publicKey) };
+  const note = cosignNote(signCheckpoint({ origin, size: 5, rootHash: Buffer.alloc(32, 1), time: 7, rotation }, a.privateKey), origin, b.privateKey);
+  const lines = note.split('\n');
+  assert.equal(lines[4], `key-rotation ${rotation.from} ${rotation.to}`);
+  // Two signature lines under the same key name, told apart by key id.
+  assert.deepEqual(lines.slice(6, 8).map((l) => Buffer.from(l.split(' ')[2]!, 'base64').subarray(0, 4).toString('hex')), [
+    keyId(origin, a.publicKey).toString('hex'),
+    keyId(origin, b.publicKey).toString('hex'),
+  ]);
+  for (const k of [a.publicKey, b.publicKey]) assert.deepEqual(openCheckpoint(note, origin, k).rotation, rotation);
+  assert.equal(noteText(note), lines.slice(0, 5).join('\n') + '\n');
+  // Malformed rotation lines are refused when read, and a key cannot hand over to itself.
+  const body = (ext: string) => `${origin}\n5\n${Buffer.alloc(32, 1).toString('base64')}\n${ext}\n`;
+  assert.throws(() => parseCheckpointBody(body(`key-rotation ${rotation.from}`)), /bad key-rotation/);
+  assert.throws(() => parseCheckpointBody(body(`key-rotation ${rotation.from} ${rotation.to} x`)), /bad key-rotation/);
+  assert.throws(() => parseCheckpointBody(body(`key-rotation ${rotation.from} not-a-key`)), /malformed verifier key/);
+  assert.throws(() => parseCheckpointBody(body(`key-rotation ${rotation.from} ${rotation.from}`)), /to itself/);
+  assert.throws(() => parseCheckpointBody(body(`key-rotation ${rotation.from} ${rotation.to}\nkey-rotation ${rotation.from} ${rotation.to}`)), /bad key-rotation/);
 });

@@ -10,6 +10,9 @@
  *   <base64 root hash>             ← RFC 6962 MTH, standard base64
  *   time 1764124800                ← extension: unix seconds when signed
  *   prev <base64 sha256>           ← extension: SHA-256 of the previous checkpoint's body
+ *   key-rotation <vkey> <vkey>     ← extension, handover checkpoints only: the signing key
+ *                                    changes from the first verifier key to the second;
+ *                                    the note is signed by both (see keychain.ts)
  *                                  ← blank line ends the body
  *   — gatehouse.local/audit <base64(key id ‖ Ed25519 signature)>
  *
@@ -110,6 +113,15 @@ function checkNoteText(text: string): void {
   if (text.includes('\n\n') || text.startsWith('\n')) throw new NoteError('note text contains a blank line');
 }
 
+/**
+ * Add a signature by (name, privateKey) to a signed note (a handover
+ * checkpoint is signed by the outgoing and the incoming key).
+ */
+export function cosignNote(note: string, name: string, privateKey: KeyObject): string {
+  const { text } = splitNote(note);
+  return `${note}${signNote(text, name, privateKey).slice(text.length + 1)}`;
+}
+
 /** Sign `text` (which must end in "\n") and return the complete note. */
 export function signNote(text: string, name: string, privateKey: KeyObject): string {
   checkNoteText(text);
@@ -148,6 +160,11 @@ function splitNote(note: string): { text: string; sigs: SignatureLine[] } {
   return { text, sigs };
 }
 
+/** A note's text (the signed body), without checking any signature. */
+export function noteText(note: string): string {
+  return splitNote(note).text;
+}
+
 /**
  * Verify that `note` carries a valid Ed25519 signature by (name, publicKey)
  * and return its text. Other signatures (cosigners) are ignored.
@@ -183,6 +200,14 @@ export interface CheckpointFields {
   readonly time?: number;
   /** SHA-256 of the previous checkpoint's body; absent on the first checkpoint. */
   readonly prev?: Uint8Array;
+  /** Handover checkpoints: the verifier keys of the outgoing and the incoming signing key. */
+  readonly rotation?: KeyRotation;
+}
+
+/** A signing key handed over at a checkpoint: verifier keys (`name+id+base64`) of both. */
+export interface KeyRotation {
+  readonly from: string;
+  readonly to: string;
 }
 
 export interface Checkpoint {
@@ -191,6 +216,7 @@ export interface Checkpoint {
   readonly rootHash: Buffer;
   readonly time: number | undefined;
   readonly prev: Buffer | undefined;
+  readonly rotation: KeyRotation | undefined;
   /** All extension lines, verbatim (time and prev included). */
   readonly extensions: readonly string[];
   /** The signed body text (ends with "\n"). */
@@ -204,6 +230,10 @@ export function formatCheckpointBody(f: CheckpointFields): string {
   let body = `${f.origin}\n${f.size}\n${Buffer.from(f.rootHash).toString('base64')}\n`;
   if (f.time !== undefined) body += `time ${Math.floor(f.time)}\n`;
   if (f.prev !== undefined) body += `prev ${Buffer.from(f.prev).toString('base64')}\n`;
+  if (f.rotation !== undefined) {
+    for (const k of [f.rotation.from, f.rotation.to]) parseVerifierKey(k);
+    body += `key-rotation ${f.rotation.from} ${f.rotation.to}\n`;
+  }
   return body;
 }
 
@@ -221,6 +251,7 @@ export function parseCheckpointBody(body: string): Checkpoint {
   if (!B64_HASH.test(rootLine)) throw new NoteError('checkpoint root hash is not base64 of 32 bytes');
   let time: number | undefined;
   let prev: Buffer | undefined;
+  let rotation: KeyRotation | undefined;
   for (const ext of extensions) {
     if (ext.length === 0) throw new NoteError('empty extension line');
     if (ext.startsWith('time ')) {
@@ -231,6 +262,12 @@ export function parseCheckpointBody(body: string): Checkpoint {
       const v = ext.slice(5);
       if (!B64_HASH.test(v) || prev !== undefined) throw new NoteError('bad prev extension');
       prev = Buffer.from(v, 'base64');
+    } else if (ext.startsWith('key-rotation ')) {
+      const keys = ext.slice('key-rotation '.length).split(' ');
+      if (keys.length !== 2 || rotation !== undefined) throw new NoteError('bad key-rotation extension');
+      for (const k of keys) parseVerifierKey(k);
+      if (keys[0] === keys[1]) throw new NoteError('key-rotation hands the key over to itself');
+      rotation = { from: keys[0]!, to: keys[1]! };
     }
   }
   return {
@@ -239,6 +276,7 @@ export function parseCheckpointBody(body: string): Checkpoint {
     rootHash: Buffer.from(rootLine, 'base64'),
     time,
     prev,
+    rotation,
     extensions,
     body,
   };

@@ -69,6 +69,9 @@ const ENVELOPE_ATTRS: ReadonlySet<string> = new Set([
   'expired',
   'expiredRanges',
   'expiredByClass',
+  // audit.key_rotated: public verifier keys
+  'fromKey',
+  'toKey',
   // approvals and grants (issue 6)
   'grantId',
   'requester',

@@ -153,6 +153,19 @@ export type GatewayEvent =
       /** Logs written before expiredByClass: ranges in which every payload was removed, whatever its class. */
       readonly expiredRanges?: readonly (readonly [number, number])[];
     })
+  | (Base & {
+      /**
+       * Written by the audit log itself when its signing key is handed over
+       * (`gatehouse audit rotate-key`): covered by the handover checkpoint,
+       * which both keys sign (keychain.ts). Verifier keys are public.
+       */
+      readonly type: 'audit.key_rotated';
+      /** Signed-note verifier keys (`name+id+base64`) of the outgoing and the incoming key. */
+      readonly fromKey: string;
+      readonly toKey: string;
+      /** The operator's stated reason (free text: kept in the payload). */
+      readonly justification?: string;
+    })
   | ApprovalEvent
   | GrantEvent
   | CredentialEvent;

@@ -9,6 +9,7 @@ import type { KeyObject } from 'node:crypto';
 import { NoteError, openCheckpoint, parseCheckpointBody } from './checkpoint.ts';
 import { openEvent, parseEnvelope, payloadCommitment } from './envelope.ts';
 import type { StoredEvent } from './events.ts';
+import { keysAfterHandovers } from './keychain.ts';
 import { hashLeaf, verifyInclusion } from './merkle.ts';
 
 export const PROOF_FORMAT = 'gatehouse-inclusion-proof/v1';
@@ -30,6 +31,12 @@ export interface InclusionProof {
   readonly path: readonly string[];
   /** The signed checkpoint note of size `treeSize`. */
   readonly checkpoint: string;
+  /**
+   * The log's key handovers up to that checkpoint, oldest first (absent
+   * when the key was never rotated): they lead from the key the auditor
+   * trusts to the key that signed the checkpoint.
+   */
+  readonly keyHandovers?: readonly string[];
 }
 
 export interface ProofCheck {
@@ -60,9 +67,14 @@ export function verifyInclusionProof(value: unknown, publicKey: KeyObject, origi
   if (p.leafIndex !== seq - 1) return fail('leafIndex is not seq − 1', seq);
   if (!Array.isArray(p.path) || !p.path.every((h) => typeof h === 'string' && HEX32.test(h))) return fail('malformed audit path', seq);
   if (typeof p.checkpoint !== 'string') return fail('checkpoint missing', seq);
+  const handovers = p.keyHandovers ?? [];
+  if (!Array.isArray(handovers) || !handovers.every((h) => typeof h === 'string')) return fail('malformed keyHandovers', seq);
+  const chain = keysAfterHandovers(p.origin, publicKey, handovers);
+  if (chain.problem) return fail(chain.problem, seq);
   let cp;
   try {
-    cp = openCheckpoint(p.checkpoint, p.origin, publicKey);
+    // Signed by the key in force at the checkpoint: a key retired before it signs nothing after its handover.
+    cp = openCheckpoint(p.checkpoint, p.origin, chain.keys[chain.keys.length - 1]!);
   } catch (e) {
     return fail(`checkpoint: ${e instanceof NoteError ? e.problem : String(e)}`, seq);
   }

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import fc from 'fast-check';
-import { checkpointBodyHash, signCheckpoint, parseCheckpointBody } from './checkpoint.ts';
+import { checkpointBodyHash, cosignNote, signCheckpoint, signNote, noteText, parseCheckpointBody, verifierKey } from './checkpoint.ts';
 import { sealEvent } from './envelope.ts';
 import { MerkleFrontier, MerkleTree } from './merkle.ts';
 import { MAX_PROBLEMS, verifyLog, type LogCheckpoint, type LogPayload, type LogRecord, type VerifyInput } from './verify.ts';
@@ -19,7 +19,13 @@ interface Built {
   checkpoints: LogCheckpoint[];
 }
 
-function build(n: number, every: number, key = keys.privateKey): Built {
+/** At entry `at`, the checkpoint hands the signing key over to `to` (signed by the outgoing and the incoming key). */
+interface Rotation {
+  readonly at: number;
+  readonly to: KeyObject;
+}
+
+function build(n: number, every: number, key = keys.privateKey, rotations: readonly Rotation[] = []): Built {
   const events = sampleEvents();
   const records: LogRecord[] = [];
   const payloads: LogPayload[] = [];
@@ -31,8 +37,17 @@ function build(n: number, every: number, key = keys.privateKey): Built {
     records.push({ seq, envelope: s.envelopeJson, leafHash: s.leafHash });
     if (s.payload) payloads.push({ seq, class: s.payload.class, salt: s.payload.salt, body: s.payload.body });
     f.append(s.leafHash);
-    if (seq % every === 0 || seq === n) {
-      const note = signCheckpoint({ origin: ORIGIN, size: seq, rootHash: f.root(), time: 1000 + seq, ...(prev ? { prev: checkpointBodyHash(prev) } : {}) }, key);
+    const rotation = rotations.find((r) => r.at === seq);
+    if (seq % every === 0 || seq === n || rotation) {
+      const fields = { origin: ORIGIN, size: seq, rootHash: f.root(), time: 1000 + seq, ...(prev ? { prev: checkpointBodyHash(prev) } : {}) };
+      let note: string;
+      if (rotation) {
+        note = signCheckpoint({ ...fields, rotation: { from: verifierKey(ORIGIN, key), to: verifierKey(ORIGIN, rotation.to) } }, key);
+        note = cosignNote(note, ORIGIN, rotation.to);
+        key = rotation.to;
+      } else {
+        note = signCheckpoint(fields, key);
+      }
       checkpoints.push({ id: checkpoints.length + 1, note });
       prev = parseCheckpointBody(note.slice(0, note.lastIndexOf('\n\n') + 1)).body;
     }
@@ -101,6 +116,83 @@ test('checkpoints: forged, re-signed with another key, deleted, reordered', () =
   assert.match(verifyLog(input(first)).firstError!.problem, /missing/);
   const swapped = { ...b, checkpoints: [b.checkpoints[1]!, b.checkpoints[0]!, ...b.checkpoints.slice(2)] };
   assert.equal(verifyLog(input(swapped)).ok, false);
+});
+
+test('key rotation: a log whose key was handed over twice verifies trusting any of its keys, and no other', () => {
+  const k1 = generateKeyPairSync('ed25519');
+  const k2 = generateKeyPairSync('ed25519');
+  const b = build(30, 4, keys.privateKey, [{ at: 10, to: k1.privateKey }, { at: 21, to: k2.privateKey }]);
+  for (const trusted of [keys.publicKey, k1.publicKey, k2.publicKey]) {
+    const r = verifyLog(input(b, { publicKey: trusted }));
+    assert.equal(r.ok, true, JSON.stringify(r.firstError));
+    assert.equal(r.checked.checkpoints, b.checkpoints.length);
+  }
+  const r = verifyLog(input(b, { publicKey: otherKeys.publicKey }));
+  assert.equal(r.ok, false);
+  assert.match(r.firstError!.problem, /the trusted key \(key id [0-9a-f]{8}\) is not among the log's signing keys \([0-9a-f]{8} → [0-9a-f]{8} → [0-9a-f]{8}\)/);
+  // Anchored copies signed by any key of the chain are compared.
+  const anchored = verifyLog(input(b, { publicKey: k2.publicKey, anchors: [b.checkpoints[1]!.note, b.checkpoints[5]!.note] }));
+  assert.equal(anchored.ok, true, JSON.stringify(anchored.firstError));
+  assert.equal(anchored.checked.anchors?.compared, 2);
+});
+
+test('key rotation: the outgoing key signing after its handover, a handover without the incoming key\'s signature, a forged or removed handover are reported', () => {
+  const k1 = generateKeyPairSync('ed25519');
+  const b = build(20, 4, keys.privateKey, [{ at: 10, to: k1.privateKey }]);
+  const handover = b.checkpoints.findIndex((c) => noteText(c.note).includes('key-rotation '));
+  assert.equal(handover, 2); // checkpoints at 4, 8, 10 (handover), 12, 16, 20
+  // The outgoing key goes on signing after the handover (its holder forges a later checkpoint).
+  const stale = { ...b, checkpoints: b.checkpoints.map((c, i) => (i === 4 ? { ...c, note: signNote(noteText(c.note), ORIGIN, keys.privateKey) } : c)) };
+  for (const trusted of [keys.publicKey, k1.publicKey]) {
+    const r = verifyLog(input(stale, { publicKey: trusted }));
+    assert.equal(r.firstError?.checkpoint, 5);
+    assert.match(r.firstError!.problem, /signed with another key/);
+  }
+  // The handover signed by the outgoing key only.
+  const h = b.checkpoints[handover]!;
+  const unsigned = { ...b, checkpoints: b.checkpoints.map((c, i) => (i === handover ? { ...c, note: signNote(noteText(h.note), ORIGIN, keys.privateKey) } : c)) };
+  const ru = verifyLog(input(unsigned));
+  assert.equal(ru.firstError?.checkpoint, 3);
+  assert.match(ru.firstError!.problem, /key handover not signed by the incoming key/);
+  // A handover to the forger's key, signed by the forger only (the outgoing key's signature cannot be made).
+  const forgedBody = noteText(h.note).replace(verifierKey(ORIGIN, k1.publicKey), verifierKey(ORIGIN, otherKeys.publicKey));
+  const forged = { ...b, checkpoints: b.checkpoints.map((c, i) => (i === handover ? { ...c, note: signNote(forgedBody, ORIGIN, otherKeys.privateKey) } : c)) };
+  const rf = verifyLog(input(forged));
+  assert.equal(rf.ok, false);
+  assert.equal(rf.firstError?.checkpoint, 3);
+  assert.match(rf.firstError!.problem, /signed with another key/);
+  // The handover checkpoint deleted: trusting either key, the checkpoints the other signed fail.
+  const removed = { ...b, checkpoints: b.checkpoints.filter((_, i) => i !== handover) };
+  for (const trusted of [keys.publicKey, k1.publicKey]) {
+    const r = verifyLog(input(removed, { publicKey: trusted }));
+    assert.equal(r.ok, false);
+    assert.ok(r.problems.some((p) => /signed with another key/.test(p.problem)), JSON.stringify(r.problems));
+  }
+});
+
+test('key rotation: a slice after the handover verifies with the earlier handovers given; without them only the key in force opens it', () => {
+  const k1 = generateKeyPairSync('ed25519');
+  const b = build(20, 4, keys.privateKey, [{ at: 10, to: k1.privateKey }]);
+  const handovers = b.checkpoints.slice(0, 3).map((c) => c.note);
+  // The slice: entries 13..20, anchored by the checkpoint at 12 and the compact range before it.
+  const f = MerkleFrontier.empty();
+  for (const rec of b.records.slice(0, 12)) f.append(rec.leafHash!);
+  const slice = {
+    records: b.records.slice(12),
+    payloads: b.payloads.filter((p) => p.seq > 12),
+    checkpoints: b.checkpoints.slice(3),
+    start: { size: 12, hashes: f.hashes },
+    slice: true,
+  };
+  const withHandovers = verifyLog(input(slice, { keyHandovers: [handovers[2]!] }));
+  assert.equal(withHandovers.ok, true, JSON.stringify(withHandovers.firstError));
+  assert.equal(verifyLog(input(slice, { publicKey: k1.publicKey })).ok, true);
+  const without = verifyLog(input(slice));
+  assert.equal(without.ok, false);
+  assert.match(without.firstError!.problem, /another key/);
+  // A checkpoint that is no handover, passed as one, is reported.
+  const wrong = verifyLog(input(slice, { keyHandovers: [handovers[1]!] }));
+  assert.match(wrong.problems.map((p) => p.problem).join('\n'), /earlier key handover 1: not a key handover/);
 });
 
 test('payloads: altered, deleted, inserted, reclassified', () => {

@@ -8,9 +8,11 @@
  * same function checks the live SQLite store and an offline bundle.
  *
  * What it establishes:
- * 1. every checkpoint carries a valid Ed25519 signature by the log key and
- *    names the log's origin; checkpoint sizes never shrink; each checkpoint's
- *    `prev` line is the SHA-256 of the previous checkpoint's body;
+ * 1. every checkpoint carries a valid Ed25519 signature by the log key in
+ *    force at its place in the log (a handover by both keys: keychain.ts),
+ *    from a key chain that contains the trusted key, and names the origin;
+ *    checkpoint sizes never shrink; each checkpoint's `prev` line is the
+ *    SHA-256 of the previous checkpoint's body;
  * 2. entries are numbered 1, 2, 3… without gaps, and each envelope states
  *    its own position (`seq`), so deletion, insertion and reordering surface
  *    at the first displaced entry;
@@ -30,6 +32,7 @@ import type { KeyObject } from 'node:crypto';
 import { canonicalJson } from './canonical.ts';
 import { NoteError, checkpointBodyHash, openCheckpoint, type Checkpoint } from './checkpoint.ts';
 import { parseEnvelope, payloadCommitment, type Envelope } from './envelope.ts';
+import { keyChain, openHandover, openWithAnyKey, rotationOfNote } from './keychain.ts';
 import { EMPTY_ROOT, MerkleFrontier, hashLeaf, hashLeafText, verifyConsistency, verifyInclusion } from './merkle.ts';
 
 export interface LogRecord {
@@ -72,8 +75,17 @@ export interface ProvenEnvelope {
 export interface VerifyInput {
   /** Origin line / key name of the log's checkpoints. */
   readonly origin: string;
-  /** The log's Ed25519 public key. */
+  /**
+   * The Ed25519 public key the auditor trusts: the log's key, or any key of
+   * its chain of signing keys when the key was rotated (keychain.ts).
+   */
   readonly publicKey: KeyObject;
+  /**
+   * Key handovers before the first checkpoint, oldest first (a slice that
+   * starts after a rotation): each opens with both its keys, and they give
+   * the key in force at the slice's first checkpoint.
+   */
+  readonly keyHandovers?: readonly string[];
   /** In position order; read once, front to back (a store or file can stream them). */
   readonly records: Iterable<LogRecord>;
   /**
@@ -169,22 +181,45 @@ export function verifyLog(input: VerifyInput): VerifyResult {
     if (found.length >= 8 * MAX_PROBLEMS) found = earliest(found);
   };
 
-  // 1. Checkpoints: signature, origin, prev chain, monotonic size.
+  // 1. Checkpoints: signature by the key in force, origin, prev chain, monotonic size.
   const opened: OpenedCheckpoint[] = [];
   const startSize = input.start?.size ?? 0;
   const genesis = startSize === 0;
+  const earlier = input.keyHandovers ?? [];
+  const rotations = [...earlier, ...input.checkpoints.map((c) => c.note)].map(rotationOfNote);
+  const chain = keyChain(input.origin, input.publicKey, rotations.filter((r) => r !== null));
+  if (chain.problem) report(0, { problem: chain.problem });
+  // With a broken chain every checkpoint is checked against the trusted key alone (and those it did not sign fail).
+  const keys = chain.problem ? [input.publicKey] : chain.keys;
+  let inForce = 0;
+  const keyAt = (i: number): KeyObject => keys[Math.min(i, keys.length - 1)]!;
+  earlier.forEach((note, i) => {
+    if (!rotations[i]) {
+      report(0, { problem: `earlier key handover ${i + 1}: not a key handover` });
+      return;
+    }
+    try {
+      openHandover(note, input.origin, keyAt(inForce), keyAt(inForce + 1));
+    } catch (e) {
+      report(0, { problem: `earlier key handover ${i + 1}: ${e instanceof NoteError ? e.problem : String(e)}` });
+    }
+    inForce++;
+  });
   let prevBody: string | undefined;
   let prevSize = -1;
   input.checkpoints.forEach((c, i) => {
     const id = c.id ?? i + 1;
+    const handover = rotations[earlier.length + i] !== null;
     let cp: Checkpoint;
     try {
-      cp = openCheckpoint(c.note, input.origin, input.publicKey);
+      cp = handover ? openHandover(c.note, input.origin, keyAt(inForce), keyAt(inForce + 1)) : openCheckpoint(c.note, input.origin, keyAt(inForce));
     } catch (e) {
       const problem = e instanceof NoteError ? e.problem : String(e);
       report(Math.max(prevSize, 0) + 0.5, { checkpoint: id, problem: `checkpoint ${id}: ${problem}` });
       prevBody = undefined;
       return;
+    } finally {
+      if (handover) inForce++;
     }
     if (prevBody !== undefined) {
       if (cp.prev === undefined || !cp.prev.equals(checkpointBodyHash(prevBody))) {
@@ -208,7 +243,8 @@ export function verifyLog(input: VerifyInput): VerifyResult {
   (input.anchors ?? []).forEach((note, i) => {
     const n = i + 1;
     try {
-      const cp = openCheckpoint(note, input.origin, input.publicKey);
+      // Anchored copies may be signed by any key of the chain (a witness keeps the notes, not their order).
+      const cp = openWithAnyKey(keys, (k) => openCheckpoint(note, input.origin, k));
       anchored.push({ n, cp });
       anchorsBySize.set(cp.size, [...(anchorsBySize.get(cp.size) ?? []), { n, cp }]);
     } catch (e) {

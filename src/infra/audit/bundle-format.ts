@@ -16,6 +16,13 @@ export const BUNDLE_FILES = {
   vkey: 'vkey.txt',
 } as const;
 
+/**
+ * Key handovers before the bundle's first checkpoint (keychain.ts), one
+ * `{"id","note"}` per line. Bundles written before key rotation existed do
+ * not have it; when the manifest lists it, it is checked like the others.
+ */
+export const KEY_HANDOVERS_FILE = 'key-handovers.jsonl';
+
 export const MANIFEST_FILE = 'manifest.json';
 export const MANIFEST_SIG_FILE = 'manifest.sig';
 

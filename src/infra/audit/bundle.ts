@@ -8,10 +8,11 @@
 import { createHash, type KeyObject } from 'node:crypto';
 import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { NoteError, openNote } from '../../core/audit/checkpoint.ts';
+import { NoteError, openNote, rawPublicKey } from '../../core/audit/checkpoint.ts';
+import { keysAfterHandovers, rotationOfNote } from '../../core/audit/keychain.ts';
 import { verifyLog, type ConsistencyProofRecord, type LogCheckpoint, type LogPayload, type LogRecord, type ProvenEnvelope, type VerifyProblem, type VerifyResult } from '../../core/audit/verify.ts';
 import { verifyInclusionProof, type ProofCheck } from '../../core/audit/proof.ts';
-import { BUNDLE_FILES, BUNDLE_FORMAT, MANIFEST_FILE, MANIFEST_SIG_FILE, manifestNoteText, type BundleManifest } from './bundle-format.ts';
+import { BUNDLE_FILES, BUNDLE_FORMAT, KEY_HANDOVERS_FILE, MANIFEST_FILE, MANIFEST_SIG_FILE, manifestNoteText, type BundleManifest } from './bundle-format.ts';
 import { parsePublicKeyPem, publicKeyPem } from './keys.ts';
 
 export interface BundleVerifyResult extends VerifyResult {
@@ -112,6 +113,14 @@ function str(v: unknown, where: string): string {
   return v;
 }
 
+/** `{"id","note"}` lines: checkpoints.jsonl and key-handovers.jsonl. */
+function checkpointLines(text: string, name: string): LogCheckpoint[] {
+  return jsonLines(text, name).map((c, i) => {
+    const where = `${name} line ${i + 1}`;
+    return { id: int(c['id'], where), note: str(c['note'], where) };
+  });
+}
+
 function sha256Hex(data: Buffer | string): string {
   return createHash('sha256').update(data).digest('hex');
 }
@@ -155,13 +164,27 @@ export function verifyBundle(dir: string, pubkeyPem: string, opts: { origin?: st
   if (typeof origin !== 'string' || (opts.origin !== undefined && manifest.origin !== opts.origin)) {
     return failed({ problem: `bundle origin ${String(manifest.origin)} is not ${String(opts.origin)}` });
   }
+  const listed = manifest.files !== null && typeof manifest.files === 'object' ? manifest.files : {};
+  // The keys that signed the bundle: from the trusted key through the handovers (earlier ones, then the
+  // bundle's own) to the key in force at its newest checkpoint, which signed the manifest. Read ahead
+  // of step 2 (these files are small); unreadable ones are reported there.
+  let keyHandovers: LogCheckpoint[] = [];
+  let checkpoints: LogCheckpoint[] = [];
   try {
-    const text = openNote(read(MANIFEST_SIG_FILE).toString('utf8'), origin, publicKey);
+    if (KEY_HANDOVERS_FILE in listed) keyHandovers = checkpointLines(read(KEY_HANDOVERS_FILE).toString('utf8'), KEY_HANDOVERS_FILE);
+    checkpoints = checkpointLines(read(BUNDLE_FILES.checkpoints).toString('utf8'), BUNDLE_FILES.checkpoints);
+  } catch {
+    /* reported by step 2 */
+  }
+  const handoverNotes = [...keyHandovers, ...checkpoints].map((c) => c.note).filter((n) => rotationOfNote(n) !== null);
+  const chain = keysAfterHandovers(origin, publicKey, handoverNotes);
+  const keyInForce = chain.keys[chain.keys.length - 1]!;
+  try {
+    const text = openNote(read(MANIFEST_SIG_FILE).toString('utf8'), origin, keyInForce);
     if (text !== manifestNoteText(origin, sha256Hex(manifestBytes))) late.push({ problem: `${MANIFEST_SIG_FILE} does not sign this ${MANIFEST_FILE}` });
   } catch (e) {
     late.push({ problem: `${MANIFEST_SIG_FILE}: ${e instanceof NoteError ? e.problem : (e as Error).message}` });
   }
-  const listed = manifest.files ?? {};
   for (const name of Object.values(BUNDLE_FILES)) {
     if (!(name in listed)) late.push({ problem: `${name} is not listed in the manifest` });
   }
@@ -174,8 +197,11 @@ export function verifyBundle(dir: string, pubkeyPem: string, opts: { origin?: st
     }
   }
   try {
-    if (parsePublicKeyPem(read(BUNDLE_FILES.pubkey).toString('utf8')).export({ format: 'der', type: 'spki' }).toString('hex') !== publicKey.export({ format: 'der', type: 'spki' }).toString('hex')) {
-      late.push({ problem: `${BUNDLE_FILES.pubkey} is not the public key given for verification` });
+    // The key in force at export: the key given, or one the log handed over to or from.
+    if (!rawPublicKey(parsePublicKeyPem(read(BUNDLE_FILES.pubkey).toString('utf8'))).equals(rawPublicKey(keyInForce))) {
+      late.push({
+        problem: chain.keys.length > 1 ? `${BUNDLE_FILES.pubkey} is not the key in force at the bundle's newest checkpoint` : `${BUNDLE_FILES.pubkey} is not the public key given for verification`,
+      });
     }
   } catch {
     late.push({ problem: `${BUNDLE_FILES.pubkey}: unreadable` });
@@ -208,10 +234,8 @@ export function verifyBundle(dir: string, pubkeyPem: string, opts: { origin?: st
         }
       },
     };
-    const checkpoints: LogCheckpoint[] = jsonLines(read(BUNDLE_FILES.checkpoints).toString('utf8'), BUNDLE_FILES.checkpoints).map((c, i) => {
-      const where = `${BUNDLE_FILES.checkpoints} line ${i + 1}`;
-      return { id: int(c['id'], where), note: str(c['note'], where) };
-    });
+    if (KEY_HANDOVERS_FILE in listed) keyHandovers = checkpointLines(read(KEY_HANDOVERS_FILE).toString('utf8'), KEY_HANDOVERS_FILE);
+    checkpoints = checkpointLines(read(BUNDLE_FILES.checkpoints).toString('utf8'), BUNDLE_FILES.checkpoints);
     const consistencyProofs: ConsistencyProofRecord[] = jsonLines(read(BUNDLE_FILES.consistency).toString('utf8'), BUNDLE_FILES.consistency).map((c, i) => {
       const where = `${BUNDLE_FILES.consistency} line ${i + 1}`;
       return { size1: int(c['size1'], where), size2: int(c['size2'], where), proof: hexHashes(c['proof'], where) };
@@ -220,7 +244,7 @@ export function verifyBundle(dir: string, pubkeyPem: string, opts: { origin?: st
       const where = `${BUNDLE_FILES.retention} line ${i + 1}`;
       return { seq: int(r['seq'], where), envelope: str(r['envelope'], where), treeSize: int(r['treeSize'], where), proof: hexHashes(r['proof'], where) };
     });
-    result = verifyLog({ origin, publicKey, records, payloads, checkpoints, start, consistencyProofs, provenEnvelopes, requireConsistencyProofs: true, slice: true, ...(opts.anchors ? { anchors: opts.anchors } : {}) });
+    result = verifyLog({ origin, publicKey, keyHandovers: keyHandovers.map((c) => c.note), records, payloads, checkpoints, start, consistencyProofs, provenEnvelopes, requireConsistencyProofs: true, slice: true, ...(opts.anchors ? { anchors: opts.anchors } : {}) });
   } catch (e) {
     const msg = e instanceof BundleFormatError ? e.message : `unreadable bundle: ${(e as Error).message}`;
     return { ...failed({ problem: msg }), problems: [{ problem: msg }, ...late].slice(0, 100) };

@@ -16,11 +16,13 @@ import { closeSync, existsSync, mkdirSync, openSync, readdirSync, writeSync } fr
 import { join } from 'node:path';
 import { canonicalJson } from '../../core/audit/canonical.ts';
 import { keyId, signNote, verifierKey } from '../../core/audit/checkpoint.ts';
+import { rotationOfNote } from '../../core/audit/keychain.ts';
 import { ProofPlan } from '../../core/audit/merkle.ts';
 import {
   BUNDLE_FILES,
   BUNDLE_FORMAT,
   BUNDLE_VERSION,
+  KEY_HANDOVERS_FILE,
   MANIFEST_FILE,
   MANIFEST_SIG_FILE,
   manifestNoteText,
@@ -116,6 +118,8 @@ export function writeBundle(db: Database.Database, ctx: ExportContext, opts: Exp
     if (c.size < a! && i < endIdx) startIdx = i;
   });
   const included = checkpoints.slice(startIdx);
+  // The key handovers before it: they lead from any earlier key of the log to the one signing the slice.
+  const handovers = checkpoints.slice(0, startIdx).filter((c) => rotationOfNote(c.body) !== null);
 
   // Retention runs after the slice that removed payloads inside it: proven against the newest checkpoint.
   const retentionRuns: { seq: number; body: string }[] = [];
@@ -191,6 +195,9 @@ export function writeBundle(db: Database.Database, ctx: ExportContext, opts: Exp
   });
   write(BUNDLE_FILES.start, (f) => {
     f.write(`${canonicalJson({ size: a - 1, hashes: start.hashes.map((h) => h.toString('hex')) })}\n`);
+  });
+  write(KEY_HANDOVERS_FILE, (f) => {
+    for (const c of handovers) f.write(`${canonicalJson({ id: c.id, note: c.body })}\n`);
   });
   write(BUNDLE_FILES.pubkey, (f) => f.write(publicKeyPem(ctx.publicKey)));
   write(BUNDLE_FILES.vkey, (f) => f.write(`${verifierKey(ctx.origin, ctx.publicKey)}\n`));

@@ -147,7 +147,13 @@ export function* storedLeafHashes(db: Database.Database, size: number): Generato
 }
 
 /** Inclusion proof of entry `seq` against the checkpoint `cp` (size ≥ seq): one pass over the stored leaf hashes, O(log size) memory. */
-export function inclusionProofFor(db: Database.Database, origin: string, seq: number, cp: { id: number; size: number; note: string }): InclusionProof {
+export function inclusionProofFor(
+  db: Database.Database,
+  origin: string,
+  seq: number,
+  cp: { id: number; size: number; note: string },
+  keyHandovers: readonly string[] = [],
+): InclusionProof {
   const plan = new ProofPlan();
   plan.leaf(seq - 1);
   plan.inclusion(seq - 1, cp.size);
@@ -166,6 +172,7 @@ export function inclusionProofFor(db: Database.Database, origin: string, seq: nu
     ...(pay ? { payload: { class: pay.class, salt: pay.salt.toString('hex'), body: pay.body } } : {}),
     path: plan.inclusion(seq - 1, cp.size).map((h) => h.toString('hex')),
     checkpoint: cp.note,
+    ...(keyHandovers.length > 0 ? { keyHandovers } : {}),
   };
 }
 

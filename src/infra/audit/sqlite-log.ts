@@ -33,12 +33,16 @@ import { sealEvent, type SealedEvent } from '../../core/audit/envelope.ts';
 import { MerkleFrontier } from '../../core/audit/merkle.ts';
 import {
   checkpointBodyHash,
+  cosignNote,
+  keyId,
   openCheckpoint,
+  rawPublicKey,
   signCheckpoint,
   verifierKey,
   type Checkpoint,
 } from '../../core/audit/checkpoint.ts';
 import { verifyLog, type VerifyResult } from '../../core/audit/verify.ts';
+import { keysAfterHandovers } from '../../core/audit/keychain.ts';
 import type { InclusionProof } from '../../core/audit/proof.ts';
 import { createAuditSchema } from './schema.ts';
 import { publicKeyPem } from './keys.ts';
@@ -46,7 +50,7 @@ import { writeBundle, type ExportOptions, type ExportSummary } from './export.ts
 import { WalSyncer } from './wal-sync.ts';
 import { WalCheckpointer } from './wal-checkpointer.ts';
 import { acquireWriterLock, type WriterLock } from './writer-lock.ts';
-import { loadTreeState, startupProblem, type LastCheckpoint } from './startup.ts';
+import { loadTreeState, startupProblem, storedHandovers, type LastCheckpoint } from './startup.ts';
 import { inclusionProofFor, queryEvents, readStore, selectExpired, statementCounts, type QueryFilter } from './read.ts';
 
 export type { QueryFilter } from './read.ts';
@@ -122,12 +126,22 @@ export function auditUnavailable(cause?: unknown): GatewayError {
   });
 }
 
+function sameRawKey(a: KeyObject, b: KeyObject): boolean {
+  return rawPublicKey(a).equals(rawPublicKey(b));
+}
+
 export class AuditLog implements EventSink {
   private readonly db: Database.Database;
   private readonly origin: string;
   private readonly instance: string;
-  private readonly privateKey: KeyObject | undefined;
+  /** Write mode: the key in force, which signs checkpoints (replaced by rotateKey). */
+  private privateKey: KeyObject | undefined;
+  /** The configured key (write mode) or the key the reader trusts (inspect mode): verification starts from it. */
   private readonly publicKey: KeyObject;
+  /** The public half of the key in force: the last of the log's key chain (keychain.ts). */
+  private signingKey: KeyObject;
+  /** Why the log's key handovers do not lead from `publicKey` to a key in force (startup refuses to write). */
+  private readonly keyProblem: string | undefined;
   private readonly every: { entries: number; seconds: number };
   private readonly retention: Readonly<Record<string, number>>;
   private readonly batchWindowMs: number;
@@ -221,7 +235,10 @@ export class AuditLog implements EventSink {
       return Number(this.stmt.insCheckpoint.run(f.size, f.root(), note).lastInsertRowid);
     });
 
-    const state = loadTreeState(db, this.origin, this.publicKey);
+    const chain = keysAfterHandovers(this.origin, this.publicKey, storedHandovers(db));
+    this.signingKey = chain.keys[chain.keys.length - 1]!;
+    this.keyProblem = chain.problem;
+    const state = loadTreeState(db, this.origin, this.signingKey);
     this.frontier = state.frontier;
     this.lastCheckpoint = state.lastCheckpoint;
   }
@@ -265,7 +282,7 @@ export class AuditLog implements EventSink {
 
   /** Write-mode startup: refuse to continue a log that is visibly damaged, anchor a recovered tail, start the timer. */
   private startWriting(): void {
-    const problem = startupProblem(this.db, this.origin, this.publicKey, this.frontier, this.lastCheckpoint);
+    const problem = this.keyProblem ?? this.retiredKeyProblem() ?? startupProblem(this.db, this.origin, this.signingKey, this.frontier, this.lastCheckpoint);
     if (problem) {
       throw new GatewayError('GW_EVENT_STORE_UNAVAILABLE', `audit log failed its startup check: ${problem}; run 'gatehouse audit verify'`);
     }
@@ -415,10 +432,10 @@ export class AuditLog implements EventSink {
    * a checkpoint when one is due or forced. Memory state changes only after
    * COMMIT succeeded.
    */
-  private commit(seals: readonly SealedEvent[], f: MerkleFrontier, forceCheckpoint: boolean, before?: () => void): void {
+  private commit(seals: readonly SealedEvent[], f: MerkleFrontier, forceCheckpoint: boolean, before?: () => void, handoverTo?: KeyObject): void {
     if (this.closed) throw new Error('audit log is closed');
     const lastSize = this.lastCheckpoint?.size ?? 0;
-    const due = f.size > lastSize && (forceCheckpoint || f.size - lastSize >= this.every.entries);
+    const due = f.size > lastSize && (forceCheckpoint || handoverTo !== undefined || f.size - lastSize >= this.every.entries);
     let note: string | null = null;
     let body = '';
     const time = Math.floor(this.clock.now() / 1000);
@@ -430,9 +447,12 @@ export class AuditLog implements EventSink {
           rootHash: f.root(),
           time,
           ...(this.lastCheckpoint ? { prev: checkpointBodyHash(this.lastCheckpoint.body) } : {}),
+          ...(handoverTo ? { rotation: { from: verifierKey(this.origin, this.signingKey), to: verifierKey(this.origin, handoverTo) } } : {}),
         },
         this.requireKey(),
       );
+      // A handover is signed by the outgoing key (above) and the incoming one.
+      if (handoverTo) note = cosignNote(note, this.origin, handoverTo);
       body = note.slice(0, note.lastIndexOf('\n\n') + 1);
     }
     const id = this.commitTx(seals, f, note, before);
@@ -489,6 +509,15 @@ export class AuditLog implements EventSink {
     };
   }
 
+  /** The configured key was handed over to another one: signing with it now would fork the key chain. */
+  private retiredKeyProblem(): string | undefined {
+    // The key this process signs with (rotateKey replaces it), else the configured one.
+    const mine = this.privateKey ? createPublicKey(this.privateKey) : this.publicKey;
+    if (sameRawKey(mine, this.signingKey)) return undefined;
+    const last = storedHandovers(this.db).length;
+    return `the configured signing key (key id ${keyId(this.origin, mine).toString('hex')}) was retired: key handover ${last} passed signing to key ${keyId(this.origin, this.signingKey).toString('hex')}; configure that key`;
+  }
+
   private requireKey(): KeyObject {
     if (!this.privateKey || !this.writable) throw new GatewayError('GW_CONFIG_INVALID', 'audit log is open for inspection only');
     return this.privateKey;
@@ -512,7 +541,7 @@ export class AuditLog implements EventSink {
   }
 
   private checkpointInfo(row: { id: number; body: string }): CheckpointInfo {
-    const cp: Checkpoint = openCheckpoint(row.body, this.origin, this.publicKey);
+    const cp: Checkpoint = openCheckpoint(row.body, this.origin, this.signingKey);
     return { id: row.id, size: cp.size, root: cp.rootHash.toString('hex'), time: cp.time, note: row.body };
   }
 
@@ -551,7 +580,7 @@ export class AuditLog implements EventSink {
     let cp = this.latestCheckpoint();
     if ((!cp || cp.size < seq) && this.writable) cp = this.checkpoint();
     if (!cp || cp.size < seq) throw new RangeError(`entry ${seq} is not covered by a checkpoint`);
-    return inclusionProofFor(this.db, this.origin, seq, cp);
+    return inclusionProofFor(this.db, this.origin, seq, cp, storedHandovers(this.db, cp.id));
   }
 
   /**
@@ -559,14 +588,59 @@ export class AuditLog implements EventSink {
    * is signed first so the bundle can cover every entry written so far.
    */
   exportBundle(opts: ExportOptions): ExportSummary {
+    // The manifest is signed by the key in force: a retired key would make a bundle no auditor can check.
+    const keyProblem = this.privateKey ? (this.keyProblem ?? this.retiredKeyProblem()) : undefined;
+    if (keyProblem) throw new GatewayError('GW_CONFIG_INVALID', keyProblem);
     if (this.writable) this.checkpoint();
     return writeBundle(this.db, {
       origin: this.origin,
       instance: this.instance,
       privateKey: this.privateKey,
-      publicKey: this.publicKey,
+      publicKey: this.signingKey,
       now: this.clock.now(),
     }, opts);
+  }
+
+  /**
+   * Hand the signing key over to `next` (an Ed25519 private key): append an
+   * `audit.key_rotated` entry and sign a handover checkpoint covering it
+   * with the outgoing and the incoming key, durably, in one transaction;
+   * from then on checkpoints are signed by `next` (keychain.ts). The log
+   * must then be opened with `next`: the outgoing key is refused at start.
+   * A key that signed for this log before is never taken back.
+   */
+  rotateKey(next: KeyObject, opts: { justification?: string } = {}): CheckpointInfo {
+    this.requireKey();
+    if (next.type !== 'private' || next.asymmetricKeyType !== 'ed25519') {
+      throw new GatewayError('GW_CONFIG_INVALID', 'the new audit key must be an Ed25519 private key');
+    }
+    const nextPublic = createPublicKey(next);
+    const nextId = keyId(this.origin, nextPublic).toString('hex');
+    if (sameRawKey(nextPublic, this.signingKey)) throw new GatewayError('GW_CONFIG_INVALID', `key ${nextId} is already the key in force`);
+    const used = keysAfterHandovers(this.origin, this.signingKey, storedHandovers(this.db)).keys;
+    if (used.some((k) => sameRawKey(k, nextPublic))) {
+      throw new GatewayError('GW_CONFIG_INVALID', `key ${nextId} signed for this log before and was retired; a retired key is never taken back`);
+    }
+    this.flush();
+    const f = this.frontier.clone();
+    const event: GatewayEvent = {
+      type: 'audit.key_rotated',
+      time: this.clock.now(),
+      fromKey: verifierKey(this.origin, this.signingKey),
+      toKey: verifierKey(this.origin, nextPublic),
+      ...(opts.justification ? { justification: opts.justification } : {}),
+    };
+    const s = sealEvent(event, f.size + 1, this.instance);
+    f.append(s.leafHash);
+    try {
+      // `before` makes the commit sync to disk before returning, like a retention run.
+      this.commit([s], f, true, () => undefined, next);
+    } catch (e) {
+      throw auditUnavailable(e);
+    }
+    this.privateKey = next;
+    this.signingKey = nextPublic;
+    return this.latestCheckpoint()!;
   }
 
   /**
@@ -607,12 +681,12 @@ export class AuditLog implements EventSink {
   }
 
   publicKeyPem(): string {
-    return publicKeyPem(this.publicKey);
+    return publicKeyPem(this.signingKey);
   }
 
   /** The signed-note verifier key (`name+keyid+base64`), for witnesses and note tooling. */
   verifierKey(): string {
-    return verifierKey(this.origin, this.publicKey);
+    return verifierKey(this.origin, this.signingKey);
   }
 
   /** Write pending appends, sign a final checkpoint, close the database. */

@@ -55,6 +55,16 @@ export function loadTreeState(
   return { frontier, lastCheckpoint };
 }
 
+/**
+ * The log's key handovers (keychain.ts), oldest first; with `upToId`, those
+ * at or before that checkpoint. Signature lines are base64, so only a body
+ * can hold the extension line.
+ */
+export function storedHandovers(db: Database.Database, upToId = Number.MAX_SAFE_INTEGER): string[] {
+  const rows = db.prepare(`SELECT body FROM checkpoints WHERE id <= ? AND instr(body, char(10) || 'key-rotation ') > 0 ORDER BY id`).all(upToId);
+  return (rows as { body: string }[]).map((r) => r.body);
+}
+
 /** The compact range over the stored leaf hashes, up to the first gap. */
 function rebuildFrontier(db: Database.Database): MerkleFrontier {
   const f = MerkleFrontier.empty();
