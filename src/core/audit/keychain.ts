@@ -25,6 +25,8 @@ export interface KeyChain {
   readonly keys: readonly KeyObject[];
   /** Why the chain does not hold (handovers that do not follow each other, the trusted key not in it). */
   readonly problem?: string;
+  /** The handover (index into the rotations given) the problem is about, when it is about one. */
+  readonly at?: number;
 }
 
 function sameKey(a: KeyObject, b: KeyObject): boolean {
@@ -41,19 +43,26 @@ export function keyChain(origin: string, trusted: KeyObject, rotations: readonly
   if (rotations.length === 0) return { keys: [trusted] };
   const keys: KeyObject[] = [];
   let problem: string | undefined;
+  let at: number | undefined;
+  const fault = (i: number, p: string): void => {
+    if (problem !== undefined) return;
+    problem = p;
+    at = i;
+  };
   rotations.forEach((r, i) => {
     const from = parseVerifierKey(r.from);
     const to = parseVerifierKey(r.to);
     if (from.name !== origin || to.name !== origin) {
-      problem ??= `key handover ${i + 1} names keys of ${from.name === origin ? to.name : from.name}, not of ${origin}`;
+      fault(i, `key handover ${i + 1} names keys of ${from.name === origin ? to.name : from.name}, not of ${origin}`);
     }
     if (i === 0) keys.push(from.publicKey);
     else if (!sameKey(keys[keys.length - 1]!, from.publicKey)) {
-      problem ??= `key handover ${i + 1} hands over from key ${keyIdOf(r.from)}, but the key in force was ${keyIdOf(rotations[i - 1]!.to)} (a handover is missing or forged)`;
+      fault(i, `key handover ${i + 1} hands over from key ${keyIdOf(r.from)}, but the key in force was ${keyIdOf(rotations[i - 1]!.to)} (a handover is missing, repeated or forged)`);
     }
     keys.push(to.publicKey);
   });
-  if (problem === undefined && !keys.some((k) => sameKey(k, trusted))) {
+  if (problem !== undefined) return { keys, problem, ...(at !== undefined ? { at } : {}) };
+  if (!keys.some((k) => sameKey(k, trusted))) {
     problem = `the trusted key (key id ${keyIdOf(verifierKey(origin, trusted))}) is not among the log's signing keys (${rotations
       .map((r, i) => (i === 0 ? `${keyIdOf(r.from)} → ${keyIdOf(r.to)}` : keyIdOf(r.to)))
       .join(' → ')})`;

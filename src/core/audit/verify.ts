@@ -187,8 +187,16 @@ export function verifyLog(input: VerifyInput): VerifyResult {
   const genesis = startSize === 0;
   const earlier = input.keyHandovers ?? [];
   const rotations = [...earlier, ...input.checkpoints.map((c) => c.note)].map(rotationOfNote);
+  /** Index in `rotations` (earlier handovers, then checkpoints) of each handover. */
+  const handoverAt = rotations.flatMap((r, i) => (r === null ? [] : [i]));
   const chain = keyChain(input.origin, input.publicKey, rotations.filter((r) => r !== null));
-  if (chain.problem) report(0, { problem: chain.problem });
+  if (chain.problem) {
+    // Named by the checkpoint it is about: the faulty handover, or the first checkpoint (the trusted key signs none).
+    const pos = chain.at !== undefined ? handoverAt[chain.at]! : earlier.length;
+    const c = input.checkpoints[pos - earlier.length];
+    if (c) report(0, { checkpoint: c.id ?? pos - earlier.length + 1, problem: `checkpoint ${c.id ?? pos - earlier.length + 1}: ${chain.problem}` });
+    else report(0, { problem: chain.problem });
+  }
   // With a broken chain every checkpoint is checked against the trusted key alone (and those it did not sign fail).
   const keys = chain.problem ? [input.publicKey] : chain.keys;
   let inForce = 0;

@@ -4,11 +4,15 @@
  * detected by the live `verify` and, after export, by `verifyBundle`; any
  * change to a bundle's files is detected by `verifyBundle`.
  *
+ * Each property runs on two logs: one signed by a single key, and one whose
+ * key was handed over halfway (keychain.ts), verified from the first key.
+ *
  * Out of scope by construction (see docs/audit.md): removing the newest
  * checkpoint together with the entries after the one before it — a rollback
  * only an external copy of the checkpoints can reveal.
  */
 import { test, before } from 'node:test';
+import { createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import assert from 'node:assert/strict';
 import { copyFileSync, cpSync, existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -18,34 +22,60 @@ import { hashLeaf } from '../../core/audit/merkle.ts';
 import { sampleEvents } from '../../core/audit/test-support.ts';
 import { AUDIT_DB_FILE } from './sqlite-log.ts';
 import { verifyBundle } from './bundle.ts';
+import { KEY_HANDOVERS_FILE } from './bundle-format.ts';
 import { publicKeyPem } from './keys.ts';
 import { openLog, tempDir, testKey } from './test-support.ts';
 
 const PUB = publicKeyPem(testKey);
-let baseDir = '';
-let baseBundle = '';
-let size = 0;
-let checkpointCount = 0;
+
+interface Base {
+  dir: string;
+  bundle: string;
+  size: number;
+  checkpointCount: number;
+  /** The key in force at the end (inspect-mode exports sign with it). */
+  key: KeyObject;
+  /** Rotated log: a slice that starts after the handover, so its key-handovers.jsonl is not empty. */
+  lateSlice?: string;
+}
+
+const bases: Record<'one key' | 'rotated key', Base> = {
+  'one key': { dir: '', bundle: '', size: 0, checkpointCount: 0, key: testKey },
+  'rotated key': { dir: '', bundle: '', size: 0, checkpointCount: 0, key: generateKeyPairSync('ed25519').privateKey },
+};
 
 before(async () => {
-  baseDir = tempDir();
-  const log = openLog(baseDir, { checkpointEvery: { entries: 4, seconds: 3600 } });
-  const t0 = 1_700_000_000_000;
-  for (const e of sampleEvents(t0)) await log.append(e);
-  for (const e of sampleEvents(t0 + 86_400_000)) await log.append(e);
-  log.applyRetention({ statement: 3600 }, t0 + 86_400_000);
-  for (const e of sampleEvents(t0 + 2 * 86_400_000)) await log.append(e);
-  size = log.size;
-  log.close();
-  const db = new Database(join(baseDir, AUDIT_DB_FILE), { readonly: true });
-  checkpointCount = (db.prepare('SELECT count(*) AS n FROM checkpoints').get() as { n: number }).n;
-  db.close();
-  baseBundle = join(tempDir(), 'bundle');
-  openLog(baseDir, { mode: 'inspect' }).exportBundle({ outDir: baseBundle });
-  assert.equal(verifyBundle(baseBundle, PUB).ok, true);
+  for (const [name, base] of Object.entries(bases)) {
+    base.dir = tempDir();
+    const log = openLog(base.dir, { checkpointEvery: { entries: 4, seconds: 3600 } });
+    const t0 = 1_700_000_000_000;
+    for (const e of sampleEvents(t0)) await log.append(e);
+    for (const e of sampleEvents(t0 + 86_400_000)) await log.append(e);
+    log.applyRetention({ statement: 3600 }, t0 + 86_400_000);
+    if (name === 'rotated key') log.rotateKey(base.key);
+    for (const e of sampleEvents(t0 + 2 * 86_400_000)) await log.append(e);
+    base.size = log.size;
+    log.close();
+    const db = new Database(join(base.dir, AUDIT_DB_FILE), { readonly: true });
+    base.checkpointCount = (db.prepare('SELECT count(*) AS n FROM checkpoints').get() as { n: number }).n;
+    const handovers = (db.prepare(`SELECT count(*) AS n FROM checkpoints WHERE body LIKE '%key-rotation %'`).get() as { n: number }).n;
+    db.close();
+    assert.equal(handovers, name === 'rotated key' ? 1 : 0);
+    base.bundle = join(tempDir(), 'bundle');
+    const ro = openLog(base.dir, { mode: 'inspect', signingKey: base.key });
+    ro.exportBundle({ outDir: base.bundle });
+    assert.equal(verifyBundle(base.bundle, PUB).ok, true);
+    if (name === 'rotated key') {
+      base.lateSlice = join(tempDir(), 'bundle');
+      ro.exportBundle({ outDir: base.lateSlice, fromSeq: base.size - 3 });
+      assert.notEqual(readFileSync(join(base.lateSlice, KEY_HANDOVERS_FILE), 'utf8'), '');
+      assert.equal(verifyBundle(base.lateSlice, PUB).ok, true);
+    }
+    ro.close();
+  }
 });
 
-function copyStore(): string {
+function copyStore(baseDir: string): string {
   const dir = tempDir();
   for (const suffix of ['', '-wal', '-shm']) {
     if (existsSync(join(baseDir, AUDIT_DB_FILE + suffix))) copyFileSync(join(baseDir, AUDIT_DB_FILE + suffix), join(dir, AUDIT_DB_FILE + suffix));
@@ -77,7 +107,7 @@ const mutation: fc.Arbitrary<Mutation> = fc.oneof(
 );
 
 /** Apply `m` to the store in `dir` with plain SQL, as an attacker with file access would. Returns false for a no-op. */
-function tamper(dir: string, m: Mutation): boolean {
+function tamper(dir: string, m: Mutation, size: number): boolean {
   const db = new Database(join(dir, AUDIT_DB_FILE));
   try {
     const keyCol = m.kind === 'truncate' ? 'seq' : m.table === 'checkpoints' ? 'id' : 'seq';
@@ -154,13 +184,14 @@ function tamper(dir: string, m: Mutation): boolean {
   }
 }
 
-test('property: tampering with the store is detected by live verify and by verify-bundle of its export', () => {
-  assert.ok(size > 20 && checkpointCount > 4);
+for (const [name, base] of Object.entries(bases)) test(`property (${name}): tampering with the store is detected by live verify and by verify-bundle of its export`, () => {
+  assert.ok(base.size > 20 && base.checkpointCount > 4);
   fc.assert(
     fc.property(mutation, (m) => {
-      const dir = copyStore();
-      fc.pre(tamper(dir, m));
-      const log = openLog(dir, { mode: 'inspect' });
+      const dir = copyStore(base.dir);
+      fc.pre(tamper(dir, m, base.size));
+      // Trusting the first key; the export is signed by the key in force.
+      const log = openLog(dir, { mode: 'inspect', signingKey: base.key, publicKey: createPublicKey(testKey) });
       try {
         const live = log.verify();
         assert.equal(live.ok, false, `live verify missed ${JSON.stringify(m)}`);
@@ -197,7 +228,12 @@ const fileMutation: fc.Arbitrary<FileMutation> = fc.oneof(
   fc.record({ kind: fc.constant('truncate' as const), file: fc.nat(), keep: fc.nat() }),
 );
 
-test('property: any change to a bundle file is detected by verify-bundle', () => {
+for (const [name, bundle] of [
+  ['one key', () => bases['one key'].bundle],
+  ['rotated key', () => bases['rotated key'].bundle],
+  ['rotated key, slice after the handover', () => bases['rotated key'].lateSlice!],
+] as const) test(`property (${name}): any change to a bundle file is detected by verify-bundle`, () => {
+  const baseBundle = bundle();
   const files = readdirSync(baseBundle).sort();
   fc.assert(
     fc.property(fileMutation, (m) => {
