@@ -255,3 +255,30 @@ describe('admin API: grants', () => {
     }
   });
 });
+
+describe('admin API: probes', () => {
+  test('/healthz and /readyz need no token; /readyz is 503 naming the failing check, and never says more', async () => {
+    const h = harness();
+    let checks: Record<string, 'ok' | 'failing' | 'stopping'> = { sessions: 'ok', audit: 'ok' };
+    const app = createAdminApi({ approvals: h.service, verifier: new FakeVerifier(tokens), log: silentLogger, readiness: () => ({ checks }) });
+    const live = await app.request('/healthz');
+    assert.equal(live.status, 200);
+    assert.deepEqual(await live.json(), { status: 'ok' });
+    assert.equal(live.headers.get('cache-control'), 'no-store');
+    const ready = await app.request('/readyz');
+    assert.equal(ready.status, 200);
+    assert.deepEqual(await ready.json(), { status: 'ready', checks: { sessions: 'ok', audit: 'ok' } });
+    checks = { sessions: 'ok', audit: 'failing' };
+    const failing = await app.request('/readyz');
+    assert.equal(failing.status, 503);
+    assert.deepEqual(await failing.json(), { status: 'unavailable', checks: { sessions: 'ok', audit: 'failing' } });
+    checks = { sessions: 'stopping', audit: 'ok' };
+    assert.equal((await app.request('/readyz')).status, 503);
+    // Probes are GETs; the API under /api/v1 still needs a token.
+    assert.equal((await app.request('/readyz', { method: 'POST' })).status, 404);
+    assert.equal((await app.request('/api/v1/approvals')).status, 401);
+    // Without a readiness source (tests, embedding) the API is ready.
+    const bare = createAdminApi({ approvals: h.service, verifier: new FakeVerifier(tokens), log: silentLogger });
+    assert.deepEqual(await (await bare.request('/readyz')).json(), { status: 'ready', checks: {} });
+  });
+});

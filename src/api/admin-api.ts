@@ -9,6 +9,9 @@
  * ApprovalService (only people, in an approver group, never for their own
  * request); this layer only authenticates, validates and translates.
  *
+ * `/healthz` (the process answers) and `/readyz` (it can take sessions:
+ * not shutting down, and the audit log takes appends) need no token.
+ *
  * Responses carry `cache-control: no-store` (they contain statements) and
  * never contain tokens or claims beyond the CI set.
  */
@@ -30,6 +33,13 @@ export interface AdminApiDeps {
   readonly approvals: ApprovalService;
   readonly verifier: TokenVerifier;
   readonly log: Logger;
+  /** Readiness for `/readyz` (default: always ready). */
+  readonly readiness?: () => Readiness;
+}
+
+/** What `/readyz` reports: each check's state, by name; ready when every one is `ok`. No details, no secrets. */
+export interface Readiness {
+  readonly checks: Readonly<Record<string, 'ok' | 'failing' | 'stopping'>>;
 }
 
 export type AdminEnv = { Variables: { principal: Principal } };
@@ -84,6 +94,16 @@ export function createAdminApi(deps: AdminApiDeps): Hono<AdminEnv> {
     await next();
     c.header('cache-control', 'no-store');
     c.header('x-content-type-options', 'nosniff');
+  });
+
+  // ─── probes ─────────────────────────────────────────────────────────────
+  // Unauthenticated (load balancers and kubelets carry no token); they say up/ready and which check fails, nothing more.
+
+  app.get('/healthz', (c) => c.json({ status: 'ok' }));
+  app.get('/readyz', (c) => {
+    const checks = deps.readiness?.().checks ?? {};
+    const ready = Object.values(checks).every((v) => v === 'ok');
+    return c.json({ status: ready ? 'ready' : 'unavailable', checks }, ready ? 200 : 503);
   });
 
   app.use(

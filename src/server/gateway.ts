@@ -31,7 +31,7 @@ import { ApprovalService } from '../core/approvals/service.ts';
 import { endSessionsOnGrantEnd } from '../core/approvals/session-binding.ts';
 import { SqliteApprovalStore } from '../infra/approvals/sqlite-store.ts';
 import { WebhookNotifier } from '../infra/approvals/webhook.ts';
-import { createAdminApi } from '../api/admin-api.ts';
+import { createAdminApi, type Readiness } from '../api/admin-api.ts';
 import { serve, type ServerType } from '@hono/node-server';
 
 export interface GatewayOptions {
@@ -202,7 +202,19 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   log.info({ host: address.address, port: address.port, connections: config.connections.map((c) => c.name) }, 'postgres listener ready');
 
   // Admin and approval API (bearer OIDC tokens, same verifier as the data path).
-  const api = createAdminApi({ approvals, verifier, log: log.child({ component: 'api' }) });
+  // Readiness: not shutting down, and the audit log took its newest write (or it failed more than
+  // READY_AFTER_FAILURE_MS ago: traffic then comes back and tries the store again, so a recovered
+  // disk is noticed without a probe ever writing to the log).
+  let shuttingDown = false;
+  const readiness = (): Readiness => {
+    const checks: Record<string, 'ok' | 'failing' | 'stopping'> = { sessions: shuttingDown ? 'stopping' : 'ok' };
+    if (store) {
+      const h = store.writeHealth();
+      checks['audit'] = h.ok || (h.failedAt !== undefined && Date.now() - h.failedAt > READY_AFTER_FAILURE_MS) ? 'ok' : 'failing';
+    }
+    return { checks };
+  };
+  const api = createAdminApi({ approvals, verifier, log: log.child({ component: 'api' }), readiness });
   const adminServer: ServerType = await new Promise((res, rej) => {
     const srv = serve({ fetch: api.fetch, hostname: config.listen.admin.host, port: config.listen.admin.port }, () => res(srv));
     srv.once('error', rej);
@@ -251,6 +263,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const stop = (): Promise<void> =>
     (stopping ??= (async () => {
       log.info({}, 'shutting down: no new sessions');
+      shuttingDown = true;
       if (retentionTimer) clearInterval(retentionTimer);
       retentionStopped = true;
       sessions.stopAccepting();
@@ -290,6 +303,9 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     stop,
   };
 }
+
+/** After a failed audit write, /readyz answers 503 this long (unless a write succeeds first). */
+export const READY_AFTER_FAILURE_MS = 10_000;
 
 function delay(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms).unref());

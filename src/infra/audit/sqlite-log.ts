@@ -167,6 +167,8 @@ export class AuditLog implements EventSink {
   private closed = false;
   private readonly counters = { batches: 0, appended: 0, refused: 0, checkpoints: 0, largestBatch: 0, checkpointerErrors: 0 };
   private lastCheckpointerError: string | undefined;
+  /** The newest write's outcome (readiness): a failed commit or sync, and when (clock ms). */
+  private lastWrite: { ok: boolean; at: number } = { ok: true, at: 0 };
 
   private readonly stmt: {
     insEnvelope: Database.Statement;
@@ -402,6 +404,7 @@ export class AuditLog implements EventSink {
       this.commit(seals, f, false);
     } catch (e) {
       const err = auditUnavailable(e);
+      this.lastWrite = { ok: false, at: this.clock.now() };
       this.counters.refused += accepted.length;
       for (const item of accepted) item.reject(err);
       return;
@@ -413,10 +416,12 @@ export class AuditLog implements EventSink {
       if (err) {
         // Committed but not known to be on disk: refuse, as for a failed write (fail closed).
         const refused = auditUnavailable(err);
+        this.lastWrite = { ok: false, at: this.clock.now() };
         this.counters.refused += accepted.length;
         for (const item of accepted) item.reject(refused);
         return;
       }
+      this.lastWrite = { ok: true, at: this.clock.now() };
       accepted.forEach((item, i) => item.resolve({ ...item.event, seq: seals[i]!.envelope.seq } as StoredEvent));
     });
   }
@@ -480,6 +485,17 @@ export class AuditLog implements EventSink {
         else this.whenDurable(copyOut);
       }
     }
+  }
+
+  /**
+   * Whether the log takes appends (readiness probes): false once closed or
+   * read-only, or while the newest write failed (`failedAt`, clock ms; the
+   * next write that succeeds clears it). Says nothing of why: the reason is
+   * in the gateway's log.
+   */
+  writeHealth(): { readonly ok: boolean; readonly failedAt?: number } {
+    if (this.closed || !this.writable) return { ok: false };
+    return this.lastWrite.ok ? { ok: true } : { ok: false, failedAt: this.lastWrite.at };
   }
 
   /** Write mode: the previous writer, when it ended without closing the log (a crash, kill -9), for the log. */

@@ -119,9 +119,17 @@ test('the real audit log, full: statements are refused and never forwarded; when
   }
   assert.ok(refusedAt >= 0, 'the store filled up');
   await assert.rejects(c.query(`SELECT 'must-not-run-when-full-${'y'.repeat(3000)}'`), /audit log unavailable/);
-  // Space returns: the same session goes on.
+  // The readiness probe tells the load balancer to send sessions elsewhere, without a token and without details.
+  const readyz = async (): Promise<{ status: number; body: unknown }> => {
+    const r = await fetch(`http://127.0.0.1:${real.admin.port}/readyz`);
+    return { status: r.status, body: await r.json() };
+  };
+  assert.deepEqual(await readyz(), { status: 503, body: { status: 'unavailable', checks: { sessions: 'ok', audit: 'failing' } } });
+  assert.equal((await fetch(`http://127.0.0.1:${real.admin.port}/healthz`)).status, 200, 'alive all the same');
+  // Space returns: the same session goes on, and the gateway is ready again.
   db.pragma('max_page_count = 1073741823');
   assert.equal((await c.query('SELECT 3 AS x')).rows[0].x, 3);
+  assert.deepEqual(await readyz(), { status: 200, body: { status: 'ready', checks: { sessions: 'ok', audit: 'ok' } } });
   await c.end();
   const upstreamLog = await readServerLog(cluster);
   assert.ok(!upstreamLog.includes('must-not-run-when-full'), 'a refused statement never reached the upstream');

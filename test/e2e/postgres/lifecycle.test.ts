@@ -107,15 +107,27 @@ test('an upstream that is down gets 08001 naming the connection; the attempt is 
   }
 });
 
-test('SIGTERM lets a running statement finish, then ends sessions and records their end', async () => {
+test('SIGTERM lets a running statement finish (readiness says stopping meanwhile), then ends sessions and records their end', async () => {
   const g2 = await startGatehouse({ host: cluster.host, port: cluster.port, database: cluster.database, user: cluster.appUser, password: cluster.appPassword });
   try {
     const c = new pg.Client({ host: '127.0.0.1', port: g2.port, database: 'customers', user: 'ci-bot', password: await g2.token() });
     await c.connect();
     c.on('error', () => {});
+    const readyz = async (): Promise<{ status: number; body: unknown }> => {
+      const res = await fetch(`http://127.0.0.1:${g2.adminPort}/readyz`);
+      return { status: res.status, body: await res.json() };
+    };
+    assert.deepEqual(await readyz(), { status: 200, body: { status: 'ready', checks: { sessions: 'ok', audit: 'ok' } } });
     const running = c.query('SELECT pg_sleep(1.5) AS slept, 42 AS answer');
     await new Promise((r) => setTimeout(r, 300));
     const code = g2.stop('SIGTERM');
+    // While the running statement drains, the readiness probe sends new sessions elsewhere.
+    let draining: { status: number; body: unknown } | undefined;
+    for (let i = 0; i < 50 && draining?.status !== 503; i++) {
+      draining = await readyz();
+      if (draining.status !== 503) await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.deepEqual(draining, { status: 503, body: { status: 'unavailable', checks: { sessions: 'stopping', audit: 'ok' } } });
     const r = await running;
     assert.equal(r.rows[0].answer, 42, 'the running statement completed');
     assert.equal(await code, 0);
