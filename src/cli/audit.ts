@@ -172,7 +172,9 @@ export function registerAudit(program: Command): void {
           ...(opts.reason ? { justification: opts.reason } : {}),
         });
         process.stdout.write(
-          `audit key rotated: key ${r.fromKeyId} handed over to key ${r.toKeyId} at checkpoint ${r.checkpoint.id} (entries 1..${r.checkpoint.size}), signed by both\n` +
+          (r.resumed
+            ? `finished the rotation that had stopped half-way: the log's key was already handed over from key ${r.fromKeyId} to key ${r.toKeyId}; no new key was made\n`
+            : `audit key rotated: key ${r.fromKeyId} handed over to key ${r.toKeyId} at checkpoint ${r.checkpoint.id} (entries 1..${r.checkpoint.size}), signed by both\n`) +
             (r.keyFile
               ? `the new key is ${r.keyFile}; the retired key was moved to ${r.retiredFile} (destroy it per your key policy)\n`
               : `now set ${AUDIT_KEY_ENV} to the new key before starting Gatehouse: the retired key is refused\n`) +

@@ -7,11 +7,11 @@ import { join, resolve } from 'node:path';
 import type { Config } from '../config/schema.ts';
 import type { Logger } from '../core/logger.ts';
 import { existsSync } from 'node:fs';
-import { AUDIT_KEY_ENV, AUDIT_KEY_FILE, AuditLog, HttpAnchor, directoryAnchor, loadOrCreateSigningKey, parsePublicKeyPem } from '../infra/audit/index.ts';
+import { AUDIT_KEY_ENV, AUDIT_KEY_FILE, AuditLog, HttpAnchor, directoryAnchor, loadOrCreateSigningKey, parsePublicKeyPem, publicKeyPem } from '../infra/audit/index.ts';
 import type { CheckpointInfo } from '../infra/audit/index.ts';
 import type { SecretStore } from '../core/ports.ts';
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { renameSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { keyId } from '../core/audit/checkpoint.ts';
 import { GatewayError } from '../shared/errors.ts';
@@ -138,6 +138,8 @@ export interface KeyRotationResult {
   readonly keyFile: string | null;
   /** The outgoing key's file after the rotation (state-folder keys only). */
   readonly retiredFile: string | null;
+  /** True when this finished a rotation that had stopped half-way (handover done, key files not yet swapped). */
+  readonly resumed: boolean;
 }
 
 /**
@@ -182,6 +184,11 @@ export async function rotateAuditKey(opts: {
   const keyFile = join(opts.stateDir, AUDIT_KEY_FILE);
   const nextFile = join(opts.stateDir, 'audit-key.next.pem');
   const origin = opts.config?.audit.origin ?? 'gatehouse.local/audit';
+  // An earlier rotation that stopped between the handover and the key files: finish it (or drop its unused key).
+  if (!fromEnv && existsSync(nextFile)) {
+    const finished = finishInterruptedRotation(opts.stateDir, origin, keyFile, nextFile);
+    if (finished) return finished;
+  }
   let store: EventStore;
   let httpAnchor: HttpAnchor | null = null;
   if (opts.config) {
@@ -200,18 +207,52 @@ export async function rotateAuditKey(opts: {
     await httpAnchor?.close();
     if (!fromEnv && (e as NodeJS.ErrnoException).code !== 'EEXIST') rmSync(nextFile, { force: true });
     if ((e as NodeJS.ErrnoException).code === 'EEXIST') {
-      throw new GatewayError('GW_CONFIG_INVALID', `${nextFile} exists: an earlier rotation stopped half-way. If the log's key was handed over to it, rename it to ${AUDIT_KEY_FILE}; otherwise remove it`, { clientSafe: true });
+      throw new GatewayError('GW_CONFIG_INVALID', `${nextFile} appeared meanwhile: is another rotate-key running?`, { clientSafe: true });
     }
     throw e;
   }
   store.close();
   await httpAnchor?.close();
   const toKeyId = keyIdHex(origin, createPublicKey(next));
-  if (fromEnv) return { checkpoint, fromKeyId, toKeyId, keyFile: null, retiredFile: null };
+  if (fromEnv) return { checkpoint, fromKeyId, toKeyId, keyFile: null, retiredFile: null, resumed: false };
   const retiredFile = join(opts.stateDir, `audit-key.retired-${fromKeyId}.pem`);
   renameSync(keyFile, retiredFile);
   renameSync(nextFile, keyFile);
-  return { checkpoint, fromKeyId, toKeyId, keyFile, retiredFile };
+  return { checkpoint, fromKeyId, toKeyId, keyFile, retiredFile, resumed: false };
+}
+
+/**
+ * `audit-key.next.pem` left by a rotation that stopped (crash, kill) before
+ * its key files were swapped: when the log's key in force is that key, the
+ * handover happened and only the swap is finished; otherwise the handover
+ * never happened and the unused key is removed (null: rotate now).
+ */
+function finishInterruptedRotation(stateDir: string, origin: string, keyFile: string, nextFile: string): KeyRotationResult | null {
+  let pending: KeyObject;
+  try {
+    pending = createPrivateKey(readFileSync(nextFile, 'utf8'));
+  } catch {
+    throw new GatewayError('GW_CONFIG_INVALID', `${nextFile} is not a PEM private key: remove it and run rotate-key again`, { clientSafe: true });
+  }
+  const current = loadOrCreateSigningKey(stateDir, {});
+  const ro = AuditLog.open({ stateDir, instance: 'cli', publicKey: current.publicKey, keyName: origin, mode: 'inspect' });
+  let inForce: string;
+  let checkpoint: CheckpointInfo | null;
+  try {
+    inForce = ro.publicKeyPem();
+    checkpoint = ro.latestCheckpoint();
+  } finally {
+    ro.close();
+  }
+  if (inForce !== publicKeyPem(pending) || !checkpoint) {
+    rmSync(nextFile, { force: true });
+    return null;
+  }
+  const fromKeyId = keyIdHex(origin, current.publicKey);
+  const retiredFile = join(stateDir, `audit-key.retired-${fromKeyId}.pem`);
+  renameSync(keyFile, retiredFile);
+  renameSync(nextFile, keyFile);
+  return { checkpoint, fromKeyId, toKeyId: keyIdHex(origin, createPublicKey(pending)), keyFile, retiredFile, resumed: true };
 }
 
 function keyIdHex(origin: string, publicKey: KeyObject): string {

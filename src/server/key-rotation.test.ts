@@ -15,7 +15,8 @@ import { startGateway } from './gateway.ts';
 import { captureLog } from '../infra/audit/test-receiver.ts';
 import { tempDir } from '../infra/audit/test-support.ts';
 import { sampleEvents } from '../core/audit/test-support.ts';
-import { AUDIT_KEY_FILE } from '../infra/audit/index.ts';
+import { AUDIT_KEY_FILE, AuditLog, loadOrCreateSigningKey } from '../infra/audit/index.ts';
+import { generateKeyPairSync } from 'node:crypto';
 
 const CLI = resolve(import.meta.dirname, '../../bin/gatehouse.js');
 
@@ -86,4 +87,44 @@ audit:
   const noNew = cli(['audit', 'rotate-key'], { ...env, GATEHOUSE_AUDIT_KEY: join(state, AUDIT_KEY_FILE) });
   assert.equal(noNew.status, 2);
   assert.match(noNew.stderr, /pass the new key with --new-key FILE, then point GATEHOUSE_AUDIT_KEY at it/);
+});
+
+test('rotate-key that stopped after the handover (key files not swapped yet) is finished by running it again; an unused leftover key is dropped', async (t) => {
+  const base = tempDir('gh-rotate-resume-');
+  t.after(() => rmSync(base, { recursive: true, force: true }));
+  const env = { ...process.env };
+  delete env['GATEHOUSE_AUDIT_KEY'];
+  const cli = (args: string[]) => spawnSync(process.execPath, [CLI, ...args], { cwd: base, env, encoding: 'utf8', timeout: 60_000 });
+  // A log in the state folder the CLI uses without a config file (./.gatehouse), keyed from audit-key.pem.
+  const dir = join(base, '.gatehouse');
+  const key = loadOrCreateSigningKey(dir, env);
+  const log = AuditLog.open({ stateDir: dir, instance: 'gw', signingKey: key.privateKey, keyName: 'gatehouse.local/audit' });
+  for (const e of sampleEvents().slice(0, 3)) await log.append(e);
+  // An unused leftover (the crash came before the handover): dropped, and the rotation runs.
+  const stale = generateKeyPairSync('ed25519').privateKey;
+  writeFileSync(join(dir, 'audit-key.next.pem'), stale.export({ format: 'pem', type: 'pkcs8' }).toString(), { mode: 0o600 });
+  // The crash came after the handover: simulated by handing over in-process and leaving the files as they were.
+  const pending = generateKeyPairSync('ed25519').privateKey;
+  log.close();
+  const first = cli(['audit', 'rotate-key']);
+  assert.equal(first.status, 0, first.stderr);
+  assert.match(first.stdout, /audit key rotated: key [0-9a-f]{8} handed over to key [0-9a-f]{8}/);
+  assert.notEqual(readFileSync(join(dir, AUDIT_KEY_FILE), 'utf8'), stale.export({ format: 'pem', type: 'pkcs8' }).toString(), 'the stale key was not used');
+  const inForce = loadOrCreateSigningKey(dir, env);
+  const again = AuditLog.open({ stateDir: dir, instance: 'gw', signingKey: inForce.privateKey, keyName: 'gatehouse.local/audit' });
+  again.rotateKey(pending);
+  again.close();
+  writeFileSync(join(dir, 'audit-key.next.pem'), pending.export({ format: 'pem', type: 'pkcs8' }).toString(), { mode: 0o600 });
+  assert.throws(
+    () => AuditLog.open({ stateDir: dir, instance: 'gw', signingKey: inForce.privateKey, keyName: 'gatehouse.local/audit' }),
+    /was retired: key handover 2 passed signing to key [0-9a-f]{8}; configure that key \(if 'gatehouse audit rotate-key' stopped half-way, run it again to finish\)/,
+  );
+  const resumed = cli(['audit', 'rotate-key']);
+  assert.equal(resumed.status, 0, resumed.stderr);
+  assert.match(resumed.stdout, /finished the rotation that had stopped half-way: the log's key was already handed over from key [0-9a-f]{8} to key [0-9a-f]{8}; no new key was made/);
+  assert.equal(readFileSync(join(dir, AUDIT_KEY_FILE), 'utf8'), pending.export({ format: 'pem', type: 'pkcs8' }).toString());
+  assert.equal(existsSync(join(dir, 'audit-key.next.pem')), false);
+  const v = cli(['audit', 'verify']);
+  assert.equal(v.status, 0, v.stderr);
+  assert.match(v.stdout, /audit log: OK — 5 entries/);
 });

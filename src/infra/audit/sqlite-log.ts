@@ -531,7 +531,7 @@ export class AuditLog implements EventSink {
     const mine = this.privateKey ? createPublicKey(this.privateKey) : this.publicKey;
     if (sameRawKey(mine, this.signingKey)) return undefined;
     const last = storedHandovers(this.db).length;
-    return `the configured signing key (key id ${keyId(this.origin, mine).toString('hex')}) was retired: key handover ${last} passed signing to key ${keyId(this.origin, this.signingKey).toString('hex')}; configure that key`;
+    return `the configured signing key (key id ${keyId(this.origin, mine).toString('hex')}) was retired: key handover ${last} passed signing to key ${keyId(this.origin, this.signingKey).toString('hex')}; configure that key (if 'gatehouse audit rotate-key' stopped half-way, run it again to finish)`;
   }
 
   private requireKey(): KeyObject {
