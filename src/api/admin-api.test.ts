@@ -280,5 +280,17 @@ describe('admin API: probes', () => {
     // Without a readiness source (tests, embedding) the API is ready.
     const bare = createAdminApi({ approvals: h.service, verifier: new FakeVerifier(tokens), log: silentLogger });
     assert.deepEqual(await (await bare.request('/readyz')).json(), { status: 'ready', checks: {} });
+    // /metrics only when a source is given, with its content type, and no token.
+    assert.equal((await bare.request('/metrics')).status, 404);
+    const withMetrics = createAdminApi({
+      approvals: h.service,
+      verifier: new FakeVerifier(tokens),
+      log: silentLogger,
+      metrics: async () => ({ contentType: 'text/plain; version=0.0.4; charset=utf-8', body: 'gatehouse_up 1\n' }),
+    });
+    const m = await withMetrics.request('/metrics');
+    assert.equal(m.status, 200);
+    assert.equal(m.headers.get('content-type'), 'text/plain; version=0.0.4; charset=utf-8');
+    assert.equal(await m.text(), 'gatehouse_up 1\n');
   });
 });

@@ -9,8 +9,9 @@
  * ApprovalService (only people, in an approver group, never for their own
  * request); this layer only authenticates, validates and translates.
  *
- * `/healthz` (the process answers) and `/readyz` (it can take sessions:
- * not shutting down, and the audit log takes appends) need no token.
+ * `/healthz` (the process answers), `/readyz` (it can take sessions: not
+ * shutting down, and the audit log takes appends) and `/metrics`
+ * (Prometheus) need no token.
  *
  * Responses carry `cache-control: no-store` (they contain statements) and
  * never contain tokens or claims beyond the CI set.
@@ -35,6 +36,8 @@ export interface AdminApiDeps {
   readonly log: Logger;
   /** Readiness for `/readyz` (default: always ready). */
   readonly readiness?: () => Readiness;
+  /** Prometheus exposition for `/metrics` (absent: no such route). */
+  readonly metrics?: () => Promise<{ readonly contentType: string; readonly body: string }>;
 }
 
 /** What `/readyz` reports: each check's state, by name; ready when every one is `ok`. No details, no secrets. */
@@ -105,6 +108,15 @@ export function createAdminApi(deps: AdminApiDeps): Hono<AdminEnv> {
     const ready = Object.values(checks).every((v) => v === 'ok');
     return c.json({ status: ready ? 'ready' : 'unavailable', checks }, ready ? 200 : 503);
   });
+
+  const metrics = deps.metrics;
+  if (metrics) {
+    // Counts by connection, action, code and outcome only: no identities, no statement text (infra/metrics).
+    app.get('/metrics', async (c) => {
+      const m = await metrics();
+      return c.body(m.body, 200, { 'content-type': m.contentType });
+    });
+  }
 
   app.use(
     '/api/v1/*',

@@ -32,6 +32,7 @@ import { endSessionsOnGrantEnd } from '../core/approvals/session-binding.ts';
 import { SqliteApprovalStore } from '../infra/approvals/sqlite-store.ts';
 import { WebhookNotifier } from '../infra/approvals/webhook.ts';
 import { createAdminApi, type Readiness } from '../api/admin-api.ts';
+import { GatewayMetrics } from '../infra/metrics/metrics.ts';
 import { serve, type ServerType } from '@hono/node-server';
 
 export interface GatewayOptions {
@@ -95,7 +96,9 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       vault: () => vault ?? Vault.open({ stateDir, allowDevKey: config.identity.dev, env }),
     }));
   }
-  const events: EventSink = opts.events ?? store!;
+  // Every recorded event is also counted for /metrics (infra/metrics: labels from closed vocabularies only).
+  const metrics = new GatewayMetrics({ audit: store });
+  const events: EventSink = metrics.sink(opts.events ?? store!);
 
   // The real Postgres grammar (WASM) must be loaded before the first statement.
   await initClassifier();
@@ -214,7 +217,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     }
     return { checks };
   };
-  const api = createAdminApi({ approvals, verifier, log: log.child({ component: 'api' }), readiness });
+  const api = createAdminApi({ approvals, verifier, log: log.child({ component: 'api' }), readiness, metrics: () => metrics.render() });
   const adminServer: ServerType = await new Promise((res, rej) => {
     const srv = serve({ fetch: api.fetch, hostname: config.listen.admin.host, port: config.listen.admin.port }, () => res(srv));
     srv.once('error', rej);
