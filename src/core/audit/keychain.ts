@@ -101,9 +101,11 @@ export function openHandover(note: string, origin: string, from: KeyObject, to: 
 }
 
 /**
- * Open a note signed by any key of the chain (anchored copies, bundle
- * manifests, inclusion proofs: where the position in the chain is not
- * known). Throws the first key's error when none opens it.
+ * Open a note signed by any key of the chain: anchored copies, whose place
+ * in the chain is not known (a forged one cannot match the log's roots, so
+ * accepting any key of the chain only decides what is compared). Bundle
+ * manifests and inclusion proofs are opened with the key in force instead.
+ * Throws the first key's error when none opens it.
  */
 export function openWithAnyKey<T>(keys: readonly KeyObject[], open: (key: KeyObject) => T): T {
   let first: unknown;

@@ -170,11 +170,12 @@ export function verifyBundle(dir: string, pubkeyPem: string, opts: { origin?: st
   // of step 2 (these files are small); unreadable ones are reported there.
   let keyHandovers: LogCheckpoint[] = [];
   let checkpoints: LogCheckpoint[] = [];
+  let unreadableCheckpoints: unknown = null;
   try {
     if (KEY_HANDOVERS_FILE in listed) keyHandovers = checkpointLines(read(KEY_HANDOVERS_FILE).toString('utf8'), KEY_HANDOVERS_FILE);
     checkpoints = checkpointLines(read(BUNDLE_FILES.checkpoints).toString('utf8'), BUNDLE_FILES.checkpoints);
-  } catch {
-    /* reported by step 2 */
+  } catch (e) {
+    unreadableCheckpoints = e; // reported by step 2, with the other files
   }
   const handoverNotes = [...keyHandovers, ...checkpoints].map((c) => c.note).filter((n) => rotationOfNote(n) !== null);
   const chain = keysAfterHandovers(origin, publicKey, handoverNotes);
@@ -234,8 +235,7 @@ export function verifyBundle(dir: string, pubkeyPem: string, opts: { origin?: st
         }
       },
     };
-    if (KEY_HANDOVERS_FILE in listed) keyHandovers = checkpointLines(read(KEY_HANDOVERS_FILE).toString('utf8'), KEY_HANDOVERS_FILE);
-    checkpoints = checkpointLines(read(BUNDLE_FILES.checkpoints).toString('utf8'), BUNDLE_FILES.checkpoints);
+    if (unreadableCheckpoints !== null) throw unreadableCheckpoints;
     const consistencyProofs: ConsistencyProofRecord[] = jsonLines(read(BUNDLE_FILES.consistency).toString('utf8'), BUNDLE_FILES.consistency).map((c, i) => {
       const where = `${BUNDLE_FILES.consistency} line ${i + 1}`;
       return { size1: int(c['size1'], where), size2: int(c['size2'], where), proof: hexHashes(c['proof'], where) };

@@ -199,8 +199,10 @@ for (const [name, base] of Object.entries(bases)) test(`property (${name}): tamp
         let bundleOk = false;
         const out = join(tempDir(), 'b');
         let why = '';
+        let range: [number, number] | undefined;
         try {
-          log.exportBundle({ outDir: out });
+          const summary = log.exportBundle({ outDir: out });
+          range = [summary.firstSeq, summary.lastSeq];
           const vb = verifyBundle(out, PUB);
           bundleOk = vb.ok;
           why = vb.firstError?.problem ?? '';
@@ -208,12 +210,23 @@ for (const [name, base] of Object.entries(bases)) test(`property (${name}): tamp
           why = 'EXPORT THREW ' + (e as Error).message;
           bundleOk = false; // the store is too damaged to export: no bundle can vouch for it
         }
-        assert.equal(bundleOk, false, `verify-bundle missed ${JSON.stringify(m)} (${why})`);
+        // A copy of the last entry inserted after it leaves entries 1..size, all signed, untouched: the extra
+        // entry is past the newest checkpoint, which an export leaves out (live verify reports it, above).
+        // The bundle then holds exactly the honest log, and must verify as such.
+        const pick = (n: number): number => (n % base.size) + 1;
+        const unsignedTailOnly = m.kind === 'insert' && m.table === 'envelopes' && pick(m.row) === base.size && pick(m.src) === base.size;
+        if (unsignedTailOnly) {
+          assert.equal(bundleOk, true, `the export of the untouched signed entries must verify (${why})`);
+          assert.deepEqual(range, [1, base.size]);
+        } else {
+          assert.equal(bundleOk, false, `verify-bundle missed ${JSON.stringify(m)} (${why})`);
+        }
       } finally {
         log.close();
       }
     }),
-    { numRuns: Number(process.env.AUDIT_FC_RUNS ?? 150) },
+    // Always tried: the one mutation an export may rightly not see (an unsigned copy of the last entry after it).
+    { numRuns: Number(process.env.AUDIT_FC_RUNS ?? 150), examples: [[{ kind: 'insert', table: 'envelopes', row: base.size - 1, src: base.size - 1 }]] },
   );
 });
 
