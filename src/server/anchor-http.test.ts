@@ -51,9 +51,10 @@ audit:
   const log = captureLog();
 
   const gw = await startGateway({ config, baseDir: base, env, log });
-  for (const e of sampleEvents().slice(0, 5)) await gw.store!.append(e); // checkpoints at 2 and 4
-  await gw.stop(); // signs 5 and sends it before returning
-  assert.deepEqual(recv.requests.map((q) => q.headers['x-gatehouse-checkpoint-size']), ['2', '4', '5']);
+  // Entry 1 is gateway.started; five events make 2..6 (checkpoints at 2, 4, 6); gateway.stopped is 7.
+  for (const e of sampleEvents().slice(0, 5)) await gw.store!.append(e);
+  await gw.stop(); // signs 7 and sends it before returning
+  assert.deepEqual(recv.requests.map((q) => q.headers['x-gatehouse-checkpoint-size']), ['2', '4', '6', '7']);
   for (const q of recv.requests) {
     assert.equal(q.headers['authorization'], TOKEN);
     assert.equal(q.headers['x-api-key'], API_KEY);
@@ -62,8 +63,9 @@ audit:
   // The in-memory queue does not survive a restart: the newest checkpoint is offered again (same bytes).
   const gw2 = await startGateway({ config, baseDir: base, env, log });
   await gw2.stop();
-  assert.equal(recv.requests.length, 4);
-  assert.equal(recv.requests[3]!.body, recv.requests[2]!.body);
+  // Then its own start and stop (8, 9) end in checkpoint 9.
+  assert.deepEqual(recv.requests.map((q) => q.headers['x-gatehouse-checkpoint-size']), ['2', '4', '6', '7', '7', '9']);
+  assert.equal(recv.requests[4]!.body, recv.requests[3]!.body);
   const all = log.lines.join('\n');
   for (const secret of ['vault-held-7c1d', API_KEY, 'query-secret-4b3a']) assert.ok(!all.includes(secret), `'${secret}' leaked into the log`);
 
@@ -71,7 +73,7 @@ audit:
   const cli = (args: string[]) => spawnSync(process.execPath, [CLI, ...args], { env, encoding: 'utf8', timeout: 60_000 });
   const ok = cli(['audit', 'verify', '--config', configFile, '--anchors', recv.dir]);
   assert.equal(ok.status, 0, ok.stderr);
-  assert.match(ok.stdout, /anchors: 3 anchored checkpoints from .* compared; the newest covers entries 1\.\.5/);
+  assert.match(ok.stdout, /anchors: 5 anchored checkpoints from .* compared; the newest covers entries 1\.\.9/);
   assert.match(ok.stdout, /audit log: OK/);
 
   // Offline, with only an export, the public key and the receiver's copy: the bundle's checkpoints agree with it.
@@ -81,7 +83,7 @@ audit:
   assert.equal(cli(['audit', 'export', '--config', configFile, '--out', honest]).status, 0);
   const offline = cli(['audit', 'verify-bundle', honest, '--pubkey', pub, '--anchors', recv.dir]);
   assert.equal(offline.status, 0, offline.stderr);
-  assert.match(offline.stdout, /anchors: 3 anchored checkpoints from .*: 3 compared with the bundle, 0 outside the checkpoints it holds/);
+  assert.match(offline.stdout, /anchors: 5 anchored checkpoints from .*: 5 compared with the bundle, 0 outside the checkpoints it holds/);
   assert.match(offline.stdout, /bundle .*: OK/);
 
   // Rewrite the history with the same key (one event left out): alone it verifies, against the receiver's copy it does not.

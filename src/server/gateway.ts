@@ -33,6 +33,7 @@ import { SqliteApprovalStore } from '../infra/approvals/sqlite-store.ts';
 import { WebhookNotifier } from '../infra/approvals/webhook.ts';
 import { createAdminApi, type Readiness } from '../api/admin-api.ts';
 import { GatewayMetrics } from '../infra/metrics/metrics.ts';
+import { GATEHOUSE_VERSION } from './version.ts';
 import { serve, type ServerType } from '@hono/node-server';
 
 export interface GatewayOptions {
@@ -112,8 +113,18 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       watch: config.policy.watch,
       // Policy is asked about unmask for the detected classes and every class a column rule names.
       dataClasses: maskingDataClasses(config),
-      onError: (message) => log.error({ dir }, message),
-      onReload: (version) => log.info({ dir, version }, 'policy reloaded'),
+      // Policy changes are recorded in the audit log too (who may do what changed: an examiner asks when).
+      onError: (message) => {
+        log.error({ dir }, message);
+        const inForce = policy?.version ?? 1;
+        events.append({ type: 'policy.reload_failed', time: Date.now(), policyVersion: inForce, message }).catch((e) => log.error({ err: e }, 'could not record the failed policy reload'));
+      },
+      onReload: (version, next) => {
+        log.info({ dir, version }, 'policy reloaded');
+        events
+          .append({ type: 'policy.reloaded', time: Date.now(), policyVersion: version, policyDigest: policy!.digest, policies: next.policies.length })
+          .catch((e) => log.error({ err: e }, 'could not record the policy reload'));
+      },
     });
     authorizer = policy;
     statements = policy;
@@ -123,6 +134,16 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     authorizer = new GroupAllowAuthorizer(allowRules(config));
     statements = new PairwiseStatementAuthorizer(authorizer);
   }
+
+  // The start of audit logging (PCI DSS 10.2.1.6), before any listener takes a session. Not recorded: no start (fail closed).
+  await events.append({
+    type: 'gateway.started',
+    time: Date.now(),
+    version: GATEHOUSE_VERSION,
+    connections: config.connections.map((c) => c.name),
+    durability: config.audit.durability,
+    ...(policy ? { policyVersion: policy.version, policyDigest: policy.digest, policies: policy.current.policies.length } : {}),
+  });
 
   // Approvals and just-in-time grants (state in approvals.db; every change is an audit event).
   const approvalStore = SqliteApprovalStore.open({ stateDir });
@@ -275,6 +296,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       const live = sessions.liveSessions;
       // Let running statements finish, up to the grace period.
       await Promise.race([Promise.all(live.map((s) => s.whenIdle())), delay(grace)]);
+      const sessionsEnded = sessions.liveSessions.length;
       for (const s of sessions.liveSessions) s.kill('Gatehouse is shutting down');
       // Give sessions a moment to write their end events.
       const deadline = Date.now() + 3000;
@@ -289,6 +311,8 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       await masking.close();
       // Closing the store signs the final checkpoint; the anchor then gets a bounded time to send it.
       await retentionLoop;
+      // The end of audit logging (PCI DSS 10.2.1.6): the last entry before the final checkpoint.
+      await events.append({ type: 'gateway.stopped', time: Date.now(), reason: 'shutdown', sessionsEnded }).catch((e) => log.error({ err: e }, 'could not record the shutdown'));
       store?.close();
       await httpAnchor?.close();
       log.info({}, 'stopped');

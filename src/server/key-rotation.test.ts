@@ -52,7 +52,7 @@ audit:
 
   const r = cli(['audit', 'rotate-key', '--reason', 'annual rotation']);
   assert.equal(r.status, 0, r.stderr);
-  const m = /audit key rotated: key ([0-9a-f]{8}) handed over to key ([0-9a-f]{8}) at checkpoint \d+ \(entries 1\.\.6\), signed by both/.exec(r.stdout);
+  const m = /audit key rotated: key ([0-9a-f]{8}) handed over to key ([0-9a-f]{8}) at checkpoint \d+ \(entries 1\.\.8\), signed by both/.exec(r.stdout);
   assert.ok(m, r.stdout);
   const retired = join(state, `audit-key.retired-${m[1]}.pem`);
   assert.match(r.stdout, new RegExp(`the retired key was moved to ${retired.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
@@ -73,7 +73,7 @@ audit:
   for (const args of [[], ['--pubkey', oldPub], ['--anchors', join(base, 'anchors')]]) {
     const v = cli(['audit', 'verify', ...args]);
     assert.equal(v.status, 0, `${args.join(' ')}: ${v.stderr}`);
-    assert.match(v.stdout, /audit log: OK — 10 entries \(seq 1\.\.10\), 5 checkpoints verified/);
+    assert.match(v.stdout, /audit log: OK — 14 entries \(seq 1\.\.14\), 6 checkpoints verified/);
   }
   const bundle = join(base, 'bundle');
   assert.equal(cli(['audit', 'export', '--out', bundle]).status, 0);

@@ -72,6 +72,13 @@ const ENVELOPE_ATTRS: ReadonlySet<string> = new Set([
   // audit.key_rotated: public verifier keys
   'fromKey',
   'toKey',
+  // gateway.started / gateway.stopped / policy.reloaded: versions, names from the config, digests, counts
+  'version',
+  'connections',
+  'durability',
+  'policyDigest',
+  'policies',
+  'sessionsEnded',
   // approvals and grants (issue 6)
   'grantId',
   'requester',

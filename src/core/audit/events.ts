@@ -166,6 +166,44 @@ export type GatewayEvent =
       /** The operator's stated reason (free text: kept in the payload). */
       readonly justification?: string;
     })
+  | (Base & {
+      /**
+       * The gateway starts serving on this audit log (PCI DSS 10.2.1.6: the
+       * start of audit logging): before its listeners take a session.
+       */
+      readonly type: 'gateway.started';
+      /** Gatehouse's version. */
+      readonly version: string;
+      /** The configured connections, by name. */
+      readonly connections: readonly string[];
+      readonly durability: string;
+      /** The Cedar policy set in force, when policy comes from a folder. */
+      readonly policyVersion?: number;
+      readonly policyDigest?: string;
+      readonly policies?: number;
+    })
+  | (Base & {
+      /** The gateway stops (SIGTERM, SIGINT): the last entry it writes before the final checkpoint. */
+      readonly type: 'gateway.stopped';
+      readonly reason: 'shutdown';
+      /** Sessions still open when the grace period ended, ended by the shutdown. */
+      readonly sessionsEnded: number;
+    })
+  | (Base & {
+      /** The policy folder changed and the new set is in force (every decision after names its version). */
+      readonly type: 'policy.reloaded';
+      readonly policyVersion: number;
+      /** SHA-256 over the policy sources and the schema: the exact text in force. */
+      readonly policyDigest: string;
+      readonly policies: number;
+    })
+  | (Base & {
+      /** The policy folder changed but does not load: the previous version stays in force. */
+      readonly type: 'policy.reload_failed';
+      readonly policyVersion: number;
+      /** The problems, with file and line (free text: kept in the payload). */
+      readonly message: string;
+    })
   | ApprovalEvent
   | GrantEvent
   | CredentialEvent;

@@ -151,6 +151,11 @@ export class PolicyStore implements Authorizer {
     return this.#current;
   }
 
+  /** SHA-256 over the sources and the schema of the set in force. */
+  get digest(): string {
+    return this.#digest;
+  }
+
   get version(): number {
     return this.#current.version;
   }
