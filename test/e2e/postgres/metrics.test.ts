@@ -12,6 +12,9 @@ import pg from 'pg';
 import { startPostgres, type PgCluster } from '../../harness/postgres.ts';
 import { startGatehouse, removeDir, type TestGateway } from '../../harness/gateway.ts';
 import { run } from '../../harness/run.ts';
+import { resolve } from 'node:path';
+
+const CLI = resolve(import.meta.dirname, '../../../bin/gatehouse.js');
 
 const POLICY = `
 @id("agents-connect")
@@ -121,4 +124,36 @@ test('/metrics counts sessions, refusals, statements by action and outcome, dura
   for (const secret of ['ci-bot-7f3e', 'visitor', token.slice(0, 40), 'not-a-token-5d2a', 'secret_division', 'secret_table_9c1', 'customers SET']) {
     assert.ok(!afterClose.includes(secret), `'${secret}' appears in /metrics`);
   }
+});
+
+test('gatehouse audit report: the same run as an examiner reads it, from the verified log', async () => {
+  // Runs after the test above, on the same gateway and log (node:test runs a file's tests in order).
+  const cli = (args: string[]) => run(process.execPath, [CLI, 'audit', 'report', '--config', gw.configFile, ...args], { env: { ...process.env, GATEHOUSE_MASTER_KEY: gw.masterKey } });
+  const json = await cli(['--json']);
+  assert.equal(json.code, 0, json.stderr);
+  const r = JSON.parse(json.stdout) as {
+    verification: { ok: boolean };
+    access: { subject: string; connection: string; sessions: number; statements: Record<string, number>; denied: number }[];
+    denials: { what: string; subject: string; action: string; policyIds: string[] }[];
+    authFailures: { code: string; count: number }[];
+    lifecycle: { type: string; detail: string }[];
+  };
+  assert.equal(r.verification.ok, true);
+  const bot = r.access.find((a) => a.subject === 'ci-bot-7f3e')!;
+  assert.deepEqual({ connection: bot.connection, sessions: bot.sessions, statements: bot.statements, denied: bot.denied }, { connection: 'customers', sessions: 1, statements: { 'sql:read': 4 }, denied: 2 });
+  assert.deepEqual(r.access.find((a) => a.subject === 'visitor')?.denied, 1);
+  assert.deepEqual(r.denials.map((d) => [d.what, d.subject, d.action]), [['statement', 'ci-bot-7f3e', 'sql:ddl'], ['statement', 'ci-bot-7f3e', 'sql:write'], ['connect', 'visitor', 'connect']]);
+  assert.deepEqual(r.denials[0]!.policyIds, ['no-ddl']);
+  assert.deepEqual(r.authFailures.map((a) => [a.code, a.count]), [['GW_AUTH_TOKEN_INVALID', 1]]);
+  assert.equal(r.lifecycle[0]!.type, 'gateway.started');
+  assert.match(r.lifecycle[0]!.detail, /policy version 1 \(3 policies, sha256 [0-9a-f]{64}\)/);
+  // The Markdown for people: the same figures, and none of the statements.
+  const md = await cli([]);
+  assert.equal(md.code, 0, md.stderr);
+  assert.match(md.stdout, /Log integrity: \*\*verified\*\*/);
+  assert.match(md.stdout, /\| ci-bot-7f3e — https:\/\/gatehouse\.dev\.invalid \| human \| agents \| customers \| 1 \| sql:read 4 \| 2 \|/);
+  for (const s of ['secret_division', 'secret_table_9c1', 'customers SET']) assert.ok(!md.stdout.includes(s), `'${s}' in the report`);
+  // A period after everything: nothing in it, still verified.
+  const later = await cli(['--from', new Date(Date.now() + 3600_000).toISOString()]);
+  assert.match(later.stdout, /Entries in the period: 0\./);
 });
