@@ -41,6 +41,7 @@ test('the report groups access by identity and connection, lists denials, approv
 
   const md = formatReportMarkdown(d);
   assert.match(md, /^# Gatehouse access report — gatehouse\.test\/audit\n/);
+  assert.match(md, /\nPeriod: 2025-11-24T15:59:55\.000Z to 2025-11-24T16:00:05\.000Z\. Entries in the period: 16 \(seq 1\.\.16\)\.\n/);
   assert.match(md, /Log integrity: \*\*verified\*\* — 20 entries, 3 signed checkpoints/);
   assert.match(md, /\| repo:acme\/app:ref:refs\/heads\/main \(acme\/app\) — https:\/\/token\.actions\.githubusercontent\.com \| workload \| deployers \| orders-db \| 1 \| sql:read 1 \| 2 \|/);
   assert.match(md, /policy version 4 in force \(8 policies, sha256 cdcd/);
@@ -66,6 +67,7 @@ test('a failed verification is stated first, and long lists are capped with the 
   assert.equal(d.omitted.denials, 25);
   assert.equal(d.access[0]!.denied, LIST_LIMIT + 25, 'the per-identity count is not capped');
   const md = formatReportMarkdown(d);
+  assert.match(md, /\nPeriod: the whole log\./);
   assert.match(md, /Log integrity: \*\*FAILED\*\* — entry 7: payload does not match its commitment\. The figures below come from a log that does not verify\./);
   assert.match(md, /_25 more not listed \(over 500\)/);
 });

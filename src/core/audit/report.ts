@@ -356,10 +356,12 @@ export function formatReportMarkdown(d: ReportData): string {
   const v = d.verification;
   const out: string[] = [];
   out.push(`# Gatehouse access report — ${d.origin}\n`);
-  out.push(`Period: ${iso(d.period.from)} to ${iso(d.period.to)}. Entries in the period: ${d.entries.count}${d.entries.first !== null ? ` (seq ${d.entries.first}..${d.entries.last})` : ''}.\n`);
+  const { from, to } = d.period;
+  const period = from === null && to === null ? 'the whole log' : from === null ? `up to ${iso(to)}` : to === null ? `from ${iso(from)}` : `${iso(from)} to ${iso(to)}`;
+  out.push(`Period: ${period}. Entries in the period: ${d.entries.count}${d.entries.first !== null ? ` (seq ${d.entries.first}..${d.entries.last})` : ''}.\n`);
   out.push(
     v.ok
-      ? `Log integrity: **verified** — ${v.entries} entries, ${v.checkpoints} signed checkpoints (newest covers 1..${v.lastCheckpointSize})${v.unsigned ? `, ${v.unsigned} entries not yet signed` : ''}.\n`
+      ? `Log integrity: **verified** — ${v.entries} entries, ${v.checkpoints} signed checkpoint${v.checkpoints === 1 ? '' : 's'} (newest covers 1..${v.lastCheckpointSize})${v.unsigned ? `, ${v.unsigned} entries not yet signed` : ''}.\n`
       : `Log integrity: **FAILED** — ${v.firstProblem ?? 'see gatehouse audit verify'}. The figures below come from a log that does not verify.\n`,
   );
   out.push(`\n## Gateway, policy and audit log\n\n`);
