@@ -7,11 +7,11 @@ import { join, resolve } from 'node:path';
 import type { Config } from '../config/schema.ts';
 import type { Logger } from '../core/logger.ts';
 import { existsSync } from 'node:fs';
-import { AUDIT_KEY_ENV, AUDIT_KEY_FILE, AuditLog, HttpAnchor, directoryAnchor, loadOrCreateSigningKey, parsePublicKeyPem, publicKeyPem } from '../infra/audit/index.ts';
+import { AUDIT_KEY_ENV, AUDIT_KEY_FILE, AuditLog, HttpAnchor, acquireWriterLock, directoryAnchor, loadOrCreateSigningKey, parsePublicKeyPem, publicKeyPem } from '../infra/audit/index.ts';
 import type { CheckpointInfo } from '../infra/audit/index.ts';
 import type { SecretStore } from '../core/ports.ts';
 import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { keyId } from '../core/audit/checkpoint.ts';
 import { GatewayError } from '../shared/errors.ts';
@@ -148,7 +148,9 @@ export interface KeyRotationResult {
  * handover checkpoint is anchored like any other. The incoming key is
  * `newKeyPem`, or, when the key lives in the state folder, a fresh one; it
  * is written to `audit-key.next.pem` before the handover, so a crash in
- * between never loses it, and becomes `audit-key.pem` after it (the
+ * between never loses it (it is never deleted on failure; the next run
+ * finishes the swap or sets it aside as `audit-key.unused-<key id>.pem`),
+ * and becomes `audit-key.pem` after it (the
  * outgoing key is kept as `audit-key.retired-<key id>.pem`, mode 0600, for
  * the operator's key-destruction procedure). With GATEHOUSE_AUDIT_KEY the
  * operator points it at the new key before the next start.
@@ -185,8 +187,15 @@ export async function rotateAuditKey(opts: {
   const nextFile = join(opts.stateDir, 'audit-key.next.pem');
   const origin = opts.config?.audit.origin ?? 'gatehouse.local/audit';
   // An earlier rotation that stopped between the handover and the key files: finish it (or drop its unused key).
+  // Under the writer lock: a rotate-key running now (between writing that file and the swap) is never disturbed.
   if (!fromEnv && existsSync(nextFile)) {
-    const finished = finishInterruptedRotation(opts.stateDir, origin, keyFile, nextFile);
+    const lock = acquireWriterLock(opts.stateDir);
+    let finished: KeyRotationResult | null;
+    try {
+      finished = finishInterruptedRotation(opts.stateDir, origin, keyFile, nextFile);
+    } finally {
+      lock.release();
+    }
     if (finished) return finished;
   }
   let store: EventStore;
@@ -199,16 +208,25 @@ export async function rotateAuditKey(opts: {
   let checkpoint: CheckpointInfo;
   const fromKeyId = keyIdHex(origin, createPublicKey(store.publicKeyPem()));
   try {
+    store.checkRotation(next);
+  } catch (e) {
+    store.close();
+    await httpAnchor?.close();
+    throw e;
+  }
+  try {
     // Kept before the handover: after it, only this key can continue the log.
     if (!fromEnv) writeFileSync(nextFile, next.export({ format: 'pem', type: 'pkcs8' }).toString(), { mode: 0o600, flag: 'wx' });
     checkpoint = store.rotateKey(next, opts.justification ? { justification: opts.justification } : {});
   } catch (e) {
     store.close();
     await httpAnchor?.close();
-    if (!fromEnv && (e as NodeJS.ErrnoException).code !== 'EEXIST') rmSync(nextFile, { force: true });
     if ((e as NodeJS.ErrnoException).code === 'EEXIST') {
       throw new GatewayError('GW_CONFIG_INVALID', `${nextFile} appeared meanwhile: is another rotate-key running?`, { clientSafe: true });
     }
+    // The new key file is kept whatever failed: the handover may be on disk even if a later step threw
+    // (an fsync error, say), and then only that key continues the log. The next run of rotate-key finds
+    // out which: it finishes the swap, or sets the unused key aside.
     throw e;
   }
   store.close();
@@ -245,7 +263,8 @@ function finishInterruptedRotation(stateDir: string, origin: string, keyFile: st
     ro.close();
   }
   if (inForce !== publicKeyPem(pending) || !checkpoint) {
-    rmSync(nextFile, { force: true });
+    // Never handed over to: set aside (not deleted: a key file is never destroyed by Gatehouse).
+    renameSync(nextFile, join(stateDir, `audit-key.unused-${keyIdHex(origin, createPublicKey(pending))}.pem`));
     return null;
   }
   const fromKeyId = keyIdHex(origin, current.publicKey);

@@ -110,6 +110,15 @@ test('rotate-key that stopped after the handover (key files not swapped yet) is 
   assert.equal(first.status, 0, first.stderr);
   assert.match(first.stdout, /audit key rotated: key [0-9a-f]{8} handed over to key [0-9a-f]{8}/);
   assert.notEqual(readFileSync(join(dir, AUDIT_KEY_FILE), 'utf8'), stale.export({ format: 'pem', type: 'pkcs8' }).toString(), 'the stale key was not used');
+  // Set aside, never deleted: Gatehouse does not destroy key files.
+  const unused = readdirSync(dir).filter((f) => /^audit-key\.unused-[0-9a-f]{8}\.pem$/.test(f));
+  assert.equal(unused.length, 1);
+  assert.equal(readFileSync(join(dir, unused[0]!), 'utf8'), stale.export({ format: 'pem', type: 'pkcs8' }).toString());
+  // A key that cannot take over is refused before any key file is written.
+  const same = cli(['audit', 'rotate-key', '--new-key', join(dir, AUDIT_KEY_FILE)]);
+  assert.equal(same.status, 2, same.stdout);
+  assert.match(same.stderr, /is already the key in force/);
+  assert.equal(existsSync(join(dir, 'audit-key.next.pem')), false);
   const inForce = loadOrCreateSigningKey(dir, env);
   const again = AuditLog.open({ stateDir: dir, instance: 'gw', signingKey: inForce.privateKey, keyName: 'gatehouse.local/audit' });
   again.rotateKey(pending);

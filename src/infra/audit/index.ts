@@ -8,6 +8,7 @@ export { loadOrCreateSigningKey, publicKeyPem, parsePublicKeyPem, AUDIT_KEY_ENV,
 export type { SigningKeyInfo } from './keys.ts';
 export { anchorCoverage, directoryAnchor, readAnchors } from './anchor.ts';
 export { HttpAnchor } from './anchor-http.ts';
+export { acquireWriterLock } from './writer-lock.ts';
 export type { HttpAnchorOptions, HttpAnchorStats } from './anchor-http.ts';
 export type { VerifyResult, VerifyProblem } from '../../core/audit/verify.ts';
 export type { InclusionProof, ProofCheck } from '../../core/audit/proof.ts';

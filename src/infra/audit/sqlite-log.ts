@@ -618,14 +618,12 @@ export class AuditLog implements EventSink {
   }
 
   /**
-   * Hand the signing key over to `next` (an Ed25519 private key): append an
-   * `audit.key_rotated` entry and sign a handover checkpoint covering it
-   * with the outgoing and the incoming key, durably, in one transaction;
-   * from then on checkpoints are signed by `next` (keychain.ts). The log
-   * must then be opened with `next`: the outgoing key is refused at start.
-   * A key that signed for this log before is never taken back.
+   * Throws when `next` cannot take over the signing key: not an Ed25519
+   * private key, the key in force already, or a key that signed for this log
+   * before. Returns its public half. (rotateKey checks it too; callers that
+   * prepare files first check before.)
    */
-  rotateKey(next: KeyObject, opts: { justification?: string } = {}): CheckpointInfo {
+  checkRotation(next: KeyObject): KeyObject {
     this.requireKey();
     if (next.type !== 'private' || next.asymmetricKeyType !== 'ed25519') {
       throw new GatewayError('GW_CONFIG_INVALID', 'the new audit key must be an Ed25519 private key');
@@ -637,6 +635,19 @@ export class AuditLog implements EventSink {
     if (used.some((k) => sameRawKey(k, nextPublic))) {
       throw new GatewayError('GW_CONFIG_INVALID', `key ${nextId} signed for this log before and was retired; a retired key is never taken back`);
     }
+    return nextPublic;
+  }
+
+  /**
+   * Hand the signing key over to `next` (an Ed25519 private key): append an
+   * `audit.key_rotated` entry and sign a handover checkpoint covering it
+   * with the outgoing and the incoming key, durably, in one transaction;
+   * from then on checkpoints are signed by `next` (keychain.ts). The log
+   * must then be opened with `next`: the outgoing key is refused at start.
+   * A key that signed for this log before is never taken back.
+   */
+  rotateKey(next: KeyObject, opts: { justification?: string } = {}): CheckpointInfo {
+    const nextPublic = this.checkRotation(next);
     this.flush();
     const f = this.frontier.clone();
     const event: GatewayEvent = {
