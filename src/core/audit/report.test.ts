@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { approvalSampleEvents, sampleEvents } from './test-support.ts';
 import type { GatewayEvent, StoredEvent } from './events.ts';
-import { AccessReport, LIST_LIMIT, formatReportMarkdown, reportJson } from './report.ts';
+import { AccessReport, LIST_LIMIT, TABLES_PER_ROW, formatReportMarkdown, reportJson } from './report.ts';
 
 const verification = { ok: true, entries: 20, checkpoints: 3, lastCheckpointSize: 20, unsigned: 0 };
 const stored = (events: readonly GatewayEvent[], first = 1): StoredEvent[] => events.map((e, i) => ({ ...e, seq: first + i }) as StoredEvent);
@@ -28,6 +28,7 @@ test('the report groups access by identity and connection, lists denials, approv
   assert.equal(row.connection, 'orders-db');
   assert.equal(row.sessions, 1);
   assert.deepEqual(row.statements, { 'sql:read': 1 });
+  assert.deepEqual(row.tables, { 'public.customers': 1 });
   assert.equal(row.denied, 2); // connect.denied and statement.denied
   assert.deepEqual(d.denials.map((x) => [x.what, x.action, x.reasons.join()]), [['connect', 'connect', 'no_policy_permits'], ['statement', 'sql:write', 'no_policy_permits']]);
   assert.equal(d.approvals.length, 1);
@@ -43,7 +44,7 @@ test('the report groups access by identity and connection, lists denials, approv
   assert.match(md, /^# Gatehouse access report — gatehouse\.test\/audit\n/);
   assert.match(md, /\nPeriod: 2025-11-24T15:59:55\.000Z to 2025-11-24T16:00:05\.000Z\. Entries in the period: 16 \(seq 1\.\.16\)\.\n/);
   assert.match(md, /Log integrity: \*\*verified\*\* — 20 entries, 3 signed checkpoints/);
-  assert.match(md, /\| repo:acme\/app:ref:refs\/heads\/main \(acme\/app\) — https:\/\/token\.actions\.githubusercontent\.com \| workload \| deployers \| orders-db \| 1 \| sql:read 1 \| 2 \|/);
+  assert.match(md, /\| repo:acme\/app:ref:refs\/heads\/main \(acme\/app\) — https:\/\/token\.actions\.githubusercontent\.com \| workload \| deployers \| orders-db \| 1 \| sql:read 1 \| public\.customers 1 \| 2 \|/);
   assert.match(md, /policy version 4 in force \(8 policies, sha256 cdcd/);
   assert.match(md, /approved by bob at [0-9T:.Z-]+: "ticket OPS-1 \\\| urgent second line"/);
   // Statement text, parameters and error messages are not in the report.
@@ -66,6 +67,13 @@ test('a failed verification is stated first, and long lists are capped with the 
   assert.equal(d.denials.length, LIST_LIMIT);
   assert.equal(d.omitted.denials, 25);
   assert.equal(d.access[0]!.denied, LIST_LIMIT + 25, 'the per-identity count is not capped');
+  // Tables per identity and connection stop at TABLES_PER_ROW; the rest are counted together.
+  const started = sampleEvents().find((e) => e.type === 'statement.started')!;
+  const many = new AccessReport({ origin: 'o', verification });
+  for (const e of stored(Array.from({ length: TABLES_PER_ROW + 20 }, (_, i) => ({ ...started, tables: [`public.t${i}`] })))) many.add(e);
+  const tables = many.data().access[0]!.tables;
+  assert.equal(Object.keys(tables).length, TABLES_PER_ROW + 1);
+  assert.equal(tables['(other tables)'], 20);
   const md = formatReportMarkdown(d);
   assert.match(md, /\nPeriod: the whole log\./);
   assert.match(md, /Log integrity: \*\*FAILED\*\* — entry 7: payload does not match its commitment\. The figures below come from a log that does not verify\./);

@@ -15,6 +15,8 @@
 import type { IdentityRef, PersonRef, StoredEvent } from './events.ts';
 
 export const LIST_LIMIT = 500;
+/** Tables counted per identity and connection; past it, `otherTables` in the row. */
+export const TABLES_PER_ROW = 100;
 
 export interface ReportVerification {
   readonly ok: boolean;
@@ -35,6 +37,8 @@ export interface AccessRow {
   readonly connection: string;
   sessions: number;
   statements: Record<string, number>;
+  /** Statements per table they touched (schema-qualified), at most TABLES_PER_ROW tables. */
+  tables: Record<string, number>;
   denied: number;
   first: number;
   last: number;
@@ -147,6 +151,7 @@ export class AccessReport {
         connection,
         sessions: 0,
         statements: {},
+        tables: {},
         denied: 0,
         first: time,
         last: time,
@@ -198,6 +203,10 @@ export class AccessReport {
       case 'statement.started': {
         const row = this.#row(e.identity, e.connection, e.time);
         row.statements[e.action] = (row.statements[e.action] ?? 0) + 1;
+        for (const t of e.tables ?? []) {
+          const key = t in row.tables || Object.keys(row.tables).length < TABLES_PER_ROW ? t : '(other tables)';
+          row.tables[key] = (row.tables[key] ?? 0) + 1;
+        }
         break;
       }
       case 'statement.denied': {
@@ -369,7 +378,7 @@ export function formatReportMarkdown(d: ReportData): string {
   out.push(`\n## Access by identity and connection\n\n`);
   out.push(
     table(
-      ['identity', 'kind', 'groups', 'connection', 'sessions', 'statements by action', 'denied', 'first', 'last'],
+      ['identity', 'kind', 'groups', 'connection', 'sessions', 'statements by action', 'tables', 'denied', 'first', 'last'],
       d.access.map((r) => [
         `${r.subject}${r.repository ? ` (${r.repository})` : ''} — ${r.issuer}`,
         r.kind,
@@ -377,6 +386,7 @@ export function formatReportMarkdown(d: ReportData): string {
         r.connection,
         String(r.sessions),
         Object.entries(r.statements).sort(([a], [b]) => a.localeCompare(b)).map(([a, n]) => `${a} ${n}`).join(', ') || '—',
+        Object.entries(r.tables).sort(([a], [b]) => a.localeCompare(b)).map(([t, n]) => `${t} ${n}`).join(', ') || '—',
         String(r.denied),
         iso(r.first),
         iso(r.last),

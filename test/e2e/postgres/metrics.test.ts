@@ -133,7 +133,7 @@ test('gatehouse audit report: the same run as an examiner reads it, from the ver
   assert.equal(json.code, 0, json.stderr);
   const r = JSON.parse(json.stdout) as {
     verification: { ok: boolean };
-    access: { subject: string; connection: string; sessions: number; statements: Record<string, number>; denied: number }[];
+    access: { subject: string; connection: string; sessions: number; statements: Record<string, number>; tables: Record<string, number>; denied: number }[];
     denials: { what: string; subject: string; action: string; policyIds: string[] }[];
     authFailures: { code: string; count: number }[];
     lifecycle: { type: string; detail: string }[];
@@ -141,6 +141,8 @@ test('gatehouse audit report: the same run as an examiner reads it, from the ver
   assert.equal(r.verification.ok, true);
   const bot = r.access.find((a) => a.subject === 'ci-bot-7f3e')!;
   assert.deepEqual({ connection: bot.connection, sessions: bot.sessions, statements: bot.statements, denied: bot.denied }, { connection: 'customers', sessions: 1, statements: { 'sql:read': 4 }, denied: 2 });
+  // Which tables each identity read: the three counts of customers (SELECT 1/0 touches none).
+  assert.deepEqual(bot.tables, { 'public.customers': 3 });
   assert.deepEqual(r.access.find((a) => a.subject === 'visitor')?.denied, 1);
   assert.deepEqual(r.denials.map((d) => [d.what, d.subject, d.action]), [['statement', 'ci-bot-7f3e', 'sql:ddl'], ['statement', 'ci-bot-7f3e', 'sql:write'], ['connect', 'visitor', 'connect']]);
   assert.deepEqual(r.denials[0]!.policyIds, ['no-ddl']);
@@ -151,7 +153,7 @@ test('gatehouse audit report: the same run as an examiner reads it, from the ver
   const md = await cli([]);
   assert.equal(md.code, 0, md.stderr);
   assert.match(md.stdout, /Log integrity: \*\*verified\*\*/);
-  assert.match(md.stdout, /\| ci-bot-7f3e — https:\/\/gatehouse\.dev\.invalid \| human \| agents \| customers \| 1 \| sql:read 4 \| 2 \|/);
+  assert.match(md.stdout, /\| ci-bot-7f3e — https:\/\/gatehouse\.dev\.invalid \| human \| agents \| customers \| 1 \| sql:read 4 \| public\.customers 3 \| 2 \|/);
   for (const s of ['secret_division', 'secret_table_9c1', 'customers SET']) assert.ok(!md.stdout.includes(s), `'${s}' in the report`);
   // A period after everything: nothing in it, still verified.
   const later = await cli(['--from', new Date(Date.now() + 3600_000).toISOString()]);
