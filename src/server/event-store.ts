@@ -14,6 +14,7 @@ import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject 
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { keyId } from '../core/audit/checkpoint.ts';
+import { keyIdOf } from '../core/audit/keychain.ts';
 import { GatewayError } from '../shared/errors.ts';
 
 export type EventStore = AuditLog;
@@ -206,7 +207,7 @@ export async function rotateAuditKey(opts: {
     store = AuditLog.open({ stateDir: opts.stateDir, instance: hostname(), signingKey: loadOrCreateSigningKey(opts.stateDir, opts.env).privateKey, keyName: origin });
   }
   let checkpoint: CheckpointInfo;
-  const fromKeyId = keyIdHex(origin, createPublicKey(store.publicKeyPem()));
+  const fromKeyId = keyIdOf(store.verifierKey());
   try {
     store.checkRotation(next);
   } catch (e) {

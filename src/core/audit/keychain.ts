@@ -29,7 +29,8 @@ export interface KeyChain {
   readonly at?: number;
 }
 
-function sameKey(a: KeyObject, b: KeyObject): boolean {
+/** Whether two KeyObjects (private or public) hold the same Ed25519 key. */
+export function sameKey(a: KeyObject, b: KeyObject): boolean {
   return rawPublicKey(a).equals(rawPublicKey(b));
 }
 
@@ -70,7 +71,8 @@ export function keyChain(origin: string, trusted: KeyObject, rotations: readonly
   return problem === undefined ? { keys } : { keys, problem };
 }
 
-function keyIdOf(vkey: string): string {
+/** The hex key id inside a verifier key (`name+id+base64`), for messages. */
+export function keyIdOf(vkey: string): string {
   return vkey.split('+')[1] ?? '?';
 }
 

@@ -13,6 +13,7 @@
  * they are the reason an examiner looks for.
  */
 import type { IdentityRef, PersonRef, StoredEvent } from './events.ts';
+import { keyIdOf } from './keychain.ts';
 
 export const LIST_LIMIT = 500;
 /** Tables counted per identity and connection; past it, `otherTables` in the row. */
@@ -341,10 +342,6 @@ export class AccessReport {
       authFailures: [...this.#auth.values()].sort(byTime),
     };
   }
-}
-
-function keyIdOf(vkey: string): string {
-  return vkey.split('+')[1] ?? '?';
 }
 
 const iso = (ms: number | null): string => (ms === null ? '—' : new Date(ms).toISOString());

@@ -8,8 +8,8 @@
 import { createHash, type KeyObject } from 'node:crypto';
 import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { NoteError, openNote, rawPublicKey } from '../../core/audit/checkpoint.ts';
-import { keysAfterHandovers, rotationOfNote } from '../../core/audit/keychain.ts';
+import { NoteError, openNote } from '../../core/audit/checkpoint.ts';
+import { keysAfterHandovers, rotationOfNote, sameKey } from '../../core/audit/keychain.ts';
 import { verifyLog, type ConsistencyProofRecord, type LogCheckpoint, type LogPayload, type LogRecord, type ProvenEnvelope, type VerifyProblem, type VerifyResult } from '../../core/audit/verify.ts';
 import { verifyInclusionProof, type ProofCheck } from '../../core/audit/proof.ts';
 import { BUNDLE_FILES, BUNDLE_FORMAT, KEY_HANDOVERS_FILE, MANIFEST_FILE, MANIFEST_SIG_FILE, manifestNoteText, type BundleManifest } from './bundle-format.ts';
@@ -199,7 +199,7 @@ export function verifyBundle(dir: string, pubkeyPem: string, opts: { origin?: st
   }
   try {
     // The key in force at export: the key given, or one the log handed over to or from.
-    if (!rawPublicKey(parsePublicKeyPem(read(BUNDLE_FILES.pubkey).toString('utf8'))).equals(rawPublicKey(keyInForce))) {
+    if (!sameKey(parsePublicKeyPem(read(BUNDLE_FILES.pubkey).toString('utf8')), keyInForce)) {
       late.push({
         problem: chain.keys.length > 1 ? `${BUNDLE_FILES.pubkey} is not the key in force at the bundle's newest checkpoint` : `${BUNDLE_FILES.pubkey} is not the public key given for verification`,
       });

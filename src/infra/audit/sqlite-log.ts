@@ -36,13 +36,12 @@ import {
   cosignNote,
   keyId,
   openCheckpoint,
-  rawPublicKey,
   signCheckpoint,
   verifierKey,
   type Checkpoint,
 } from '../../core/audit/checkpoint.ts';
 import { verifyLog, type VerifyResult } from '../../core/audit/verify.ts';
-import { keysAfterHandovers } from '../../core/audit/keychain.ts';
+import { keysAfterHandovers, sameKey } from '../../core/audit/keychain.ts';
 import type { InclusionProof } from '../../core/audit/proof.ts';
 import { createAuditSchema } from './schema.ts';
 import { publicKeyPem } from './keys.ts';
@@ -126,10 +125,6 @@ export function auditUnavailable(cause?: unknown): GatewayError {
   });
 }
 
-function sameRawKey(a: KeyObject, b: KeyObject): boolean {
-  return rawPublicKey(a).equals(rawPublicKey(b));
-}
-
 export class AuditLog implements EventSink {
   private readonly db: Database.Database;
   private readonly origin: string;
@@ -138,8 +133,11 @@ export class AuditLog implements EventSink {
   private privateKey: KeyObject | undefined;
   /** The configured key (write mode) or the key the reader trusts (inspect mode): verification starts from it. */
   private readonly publicKey: KeyObject;
-  /** The public half of the key in force: the last of the log's key chain (keychain.ts). */
-  private signingKey: KeyObject;
+  /**
+   * The log's signing keys, oldest first (keychain.ts): the last is the key
+   * in force; `[publicKey]` when the handovers do not lead from it.
+   */
+  private keyChain: KeyObject[];
   /** Why the log's key handovers do not lead from `publicKey` to a key in force (startup refuses to write). */
   private readonly keyProblem: string | undefined;
   private readonly every: { entries: number; seconds: number };
@@ -238,7 +236,7 @@ export class AuditLog implements EventSink {
     });
 
     const chain = keysAfterHandovers(this.origin, this.publicKey, storedHandovers(db));
-    this.signingKey = chain.keys[chain.keys.length - 1]!;
+    this.keyChain = [...chain.keys];
     this.keyProblem = chain.problem;
     const state = loadTreeState(db, this.origin, this.signingKey);
     this.frontier = state.frontier;
@@ -525,13 +523,17 @@ export class AuditLog implements EventSink {
     };
   }
 
+  /** The public half of the key in force, which signs checkpoints. */
+  private get signingKey(): KeyObject {
+    return this.keyChain[this.keyChain.length - 1]!;
+  }
+
   /** The configured key was handed over to another one: signing with it now would fork the key chain. */
   private retiredKeyProblem(): string | undefined {
     // The key this process signs with (rotateKey replaces it), else the configured one.
     const mine = this.privateKey ? createPublicKey(this.privateKey) : this.publicKey;
-    if (sameRawKey(mine, this.signingKey)) return undefined;
-    const last = storedHandovers(this.db).length;
-    return `the configured signing key (key id ${keyId(this.origin, mine).toString('hex')}) was retired: key handover ${last} passed signing to key ${keyId(this.origin, this.signingKey).toString('hex')}; configure that key (if 'gatehouse audit rotate-key' stopped half-way, run it again to finish)`;
+    if (sameKey(mine, this.signingKey)) return undefined;
+    return `the configured signing key (key id ${keyId(this.origin, mine).toString('hex')}) was retired: key handover ${this.keyChain.length - 1} passed signing to key ${keyId(this.origin, this.signingKey).toString('hex')}; configure that key (if 'gatehouse audit rotate-key' stopped half-way, run it again to finish)`;
   }
 
   private requireKey(): KeyObject {
@@ -630,9 +632,8 @@ export class AuditLog implements EventSink {
     }
     const nextPublic = createPublicKey(next);
     const nextId = keyId(this.origin, nextPublic).toString('hex');
-    if (sameRawKey(nextPublic, this.signingKey)) throw new GatewayError('GW_CONFIG_INVALID', `key ${nextId} is already the key in force`);
-    const used = keysAfterHandovers(this.origin, this.signingKey, storedHandovers(this.db)).keys;
-    if (used.some((k) => sameRawKey(k, nextPublic))) {
+    if (sameKey(nextPublic, this.signingKey)) throw new GatewayError('GW_CONFIG_INVALID', `key ${nextId} is already the key in force`);
+    if (this.keyChain.some((k) => sameKey(k, nextPublic))) {
       throw new GatewayError('GW_CONFIG_INVALID', `key ${nextId} signed for this log before and was retired; a retired key is never taken back`);
     }
     return nextPublic;
@@ -666,7 +667,7 @@ export class AuditLog implements EventSink {
       throw auditUnavailable(e);
     }
     this.privateKey = next;
-    this.signingKey = nextPublic;
+    this.keyChain.push(nextPublic);
     return this.latestCheckpoint()!;
   }
 
